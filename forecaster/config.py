@@ -1,0 +1,216 @@
+"""Typed, validated settings loaded from config.yaml with environment overrides."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from forecaster.errors import ConfigError
+
+CONFIG_ENV = "FORECASTER_CONFIG"
+DATABASE_URL_ENV = "FORECASTER_DATABASE_URL"
+MODEL_DIR_ENV = "FORECASTER_MODEL_DIR"
+DEFAULT_CONFIG_NAME = "config.yaml"
+DEFAULT_DATABASE_FILE = "forecaster.db"
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+class StrictModel(BaseModel):
+    """Base for every settings section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(StrictModel):
+    """Where the service keeps its tables."""
+
+    url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATABASE_FILE}",
+        description="SQLAlchemy URL; relative SQLite paths resolve next to the config file.",
+    )
+    echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
+    sqlite_busy_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long SQLite waits for a lock before failing."
+    )
+
+
+class TableSourceSettings(StrictModel):
+    """A user's existing table, read in place; identifiers are checked against the schema."""
+
+    table: str
+    db_schema: str | None = Field(default=None, alias="schema")
+    time_column: str
+    value_column: str
+    series_column: str | None = None
+    series_value: str | None = None
+    series_name: str | None = Field(
+        default=None,
+        description="Name of the single series this table provides (default: the table name, "
+        "or series_value when that is given).",
+    )
+    timezone: str = Field(default="UTC", description="Zone of naive timestamps in the table.")
+
+    @model_validator(mode="after")
+    def _series_value_needs_column(self) -> TableSourceSettings:
+        if self.series_value is not None and self.series_column is None:
+            raise ValueError("series_value is given but series_column is not")
+        return self
+
+
+class SeriesSelector(StrictModel):
+    """Which series a pipeline processes; with no key set, every series."""
+
+    names: list[str] | None = None
+    pattern: str | None = Field(default=None, description="Shell-style glob on series names.")
+    kind: str | None = None
+
+
+class PipelineSettings(StrictModel):
+    """One named pipeline: which series, from where."""
+
+    name: str
+    series: SeriesSelector = SeriesSelector()
+    source: TableSourceSettings | None = Field(
+        default=None, description="Omit to read the service's own observations table."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, value: str) -> str:
+        if not _NAME_PATTERN.match(value):
+            raise ValueError("use letters, digits, '_', '-' or '.' only")
+        return value
+
+
+class Settings(StrictModel):
+    """The whole configuration, as validated from the file plus environment overrides."""
+
+    database: DatabaseSettings = DatabaseSettings()
+    model_dir: Path = Field(default=Path("models"), description="Root of the model store.")
+    pipelines: list[PipelineSettings] = Field(
+        default_factory=lambda: [PipelineSettings(name="default")]
+    )
+    config_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("pipelines")
+    @classmethod
+    def _unique_pipeline_names(cls, value: list[PipelineSettings]) -> list[PipelineSettings]:
+        names = [p.name for p in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate pipeline name(s): {', '.join(duplicates)}")
+        if not value:
+            raise ValueError("at least one pipeline is required")
+        return value
+
+    def pipeline(self, name: str | None) -> PipelineSettings:
+        """The pipeline called `name`, or the first one when `name` is None."""
+        if name is None:
+            return self.pipelines[0]
+        for pipeline in self.pipelines:
+            if pipeline.name == name:
+                return pipeline
+        known = ", ".join(p.name for p in self.pipelines)
+        raise ConfigError(f"no pipeline named {name!r} in the config (pipelines: {known})")
+
+
+def resolve_config_path(path: Path | str | None, env: Mapping[str, str]) -> tuple[Path, bool]:
+    """The config file to read and whether the user named it explicitly."""
+    if path is not None:
+        return Path(path), True
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]), True
+    return Path(DEFAULT_CONFIG_NAME), False
+
+
+def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read, validate and resolve settings; every problem is a ConfigError naming file and key."""
+    env = os.environ if env is None else env
+    config_path, explicit = resolve_config_path(path, env)
+    raw: dict[str, Any] = {}
+    if config_path.exists():
+        raw = _read_yaml(config_path)
+    elif explicit:
+        raise ConfigError(f"config file not found: {config_path}")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(config_path, exc)) from None
+    return _apply_environment(settings, config_path.resolve(), env)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {exc.problem}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of keys, not {type(data).__name__}"
+        )
+    return data
+
+
+def _format_validation_error(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = _key_path(error["loc"])
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            message = "unknown key"
+        elif kind == "missing":
+            message = "missing required value"
+        else:
+            message = f"{error['msg']} (got {error.get('input')!r})"
+        lines.append(f"{path}: {key}: {message}" if key else f"{path}: {message}")
+    return "\n".join(lines)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _apply_environment(settings: Settings, config_path: Path, env: Mapping[str, str]) -> Settings:
+    base_dir = config_path.parent
+    url = settings.database.url
+    if env.get(DATABASE_URL_ENV):
+        url = env[DATABASE_URL_ENV]
+    else:
+        url = _resolve_sqlite_path(url, base_dir)
+    model_dir = Path(env[MODEL_DIR_ENV]) if env.get(MODEL_DIR_ENV) else settings.model_dir
+    if not model_dir.is_absolute():
+        model_dir = base_dir / model_dir
+    database = settings.database.model_copy(update={"url": url})
+    return settings.model_copy(
+        update={"database": database, "model_dir": model_dir, "config_path": config_path}
+    )
+
+
+def _resolve_sqlite_path(url: str, base_dir: Path) -> str:
+    """Make `sqlite:///relative.db` point next to the config file, not the working directory."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == "sqlite://" or ":memory:" in url:
+        return url
+    rest = url[len(prefix) :]
+    if rest.startswith("/"):
+        return url
+    return prefix + str(base_dir / rest)

@@ -1,0 +1,25 @@
+"""User-facing error types: each carries a message that names what is wrong."""
+
+
+class ForecasterError(Exception):
+    """A problem the user can fix (bad input, bad config, missing table); never a bug."""
+
+
+class ConfigError(ForecasterError):
+    """The configuration file or an environment override is invalid."""
+
+
+class DatabaseError(ForecasterError):
+    """The database is unreachable, not migrated, or lacks a table or column."""
+
+
+class IngestError(ForecasterError):
+    """An input file cannot be loaded as it is."""
+
+
+class SourceError(ForecasterError):
+    """A configured series source (table, column, series) does not exist or is unusable."""
+
+
+class SeriesNotFound(ForecasterError):
+    """A series name that is not in the database."""
