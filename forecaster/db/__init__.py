@@ -1,0 +1,1 @@
+"""The SQL contract (models), engine/session factory, migrations and repository functions."""

@@ -1,0 +1,193 @@
+"""SQLAlchemy 2.x typed tables: the public SQL contract, identical on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from forecaster.db.types import UTCDateTime, utcnow
+
+# Stable constraint names let Alembic alter tables on SQLite (batch mode) and diff cleanly.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the shared metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Series(Base):
+    """One named time series (a sensor, a stock, a metric)."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), default="sensor")
+    unit: Mapped[str | None] = mapped_column(String(64))
+    frequency: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Observation(Base):
+    """One observed value of a series at a UTC time."""
+
+    __tablename__ = "observations"
+
+    series_id: Mapped[int] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    value: Mapped[float] = mapped_column(Double())
+
+
+class ModelVersion(Base):
+    """A trained model stored on disk, with the span it was trained on and its metrics."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("pipeline", "series_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(100))
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    trained_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    trained_to: Mapped[datetime] = mapped_column(UTCDateTime())
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    artifact_path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Forecast(Base):
+    """A forecast value for time `ts`, made from data up to `issued_at`."""
+
+    __tablename__ = "forecasts"
+    __table_args__ = (Index(None, "series_id", "ts"),)
+
+    pipeline: Mapped[str] = mapped_column(String(100), primary_key=True)
+    series_id: Mapped[int] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), primary_key=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer)
+    predicted: Mapped[float] = mapped_column(Double())
+    lower: Mapped[float | None] = mapped_column(Double())
+    upper: Mapped[float | None] = mapped_column(Double())
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PipelineRun(Base):
+    """One execution of a pipeline job (detect, train, forecast, backfill) with its counts."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (Index(None, "pipeline", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    series_count: Mapped[int] = mapped_column(Integer, default=0)
+    series_failed: Mapped[int] = mapped_column(Integer, default=0)
+    points_read: Mapped[int] = mapped_column(Integer, default=0)
+    anomalies_written: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(200))
+
+
+class Anomaly(Base):
+    """One anomalous point: what was seen, what was expected, and how unusual it was."""
+
+    __tablename__ = "anomalies"
+    __table_args__ = (
+        UniqueConstraint("pipeline", "series_id", "ts"),
+        CheckConstraint("score >= 0 AND score <= 1", name="score_range"),
+        Index(None, "series_id", "ts"),
+        Index(None, "score"),
+        Index(None, "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(100))
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    observed: Mapped[float] = mapped_column(Double())
+    predicted: Mapped[float] = mapped_column(Double())
+    residual: Mapped[float] = mapped_column(Double())
+    threshold: Mapped[float] = mapped_column(Double())
+    score: Mapped[float] = mapped_column(Double())
+    severity: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8))
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="SET NULL"))
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AnomalyEvent(Base):
+    """Consecutive anomalous points of one series grouped into one incident."""
+
+    __tablename__ = "anomaly_events"
+    __table_args__ = (
+        UniqueConstraint("pipeline", "series_id", "start_ts"),
+        Index(None, "start_ts"),
+        Index(None, "series_id", "start_ts"),
+        Index(None, "peak_score"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(100))
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    start_ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    peak_ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    peak_score: Mapped[float] = mapped_column(Double())
+    n_points: Mapped[int] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(8))
+    severity: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Watermark(Base):
+    """How far a pipeline has processed a series: every point up to `last_ts` is scored."""
+
+    __tablename__ = "watermarks"
+
+    pipeline: Mapped[str] = mapped_column(String(100), primary_key=True)
+    series_id: Mapped[int] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+ALL_TABLES = [t.name for t in Base.metadata.sorted_tables]

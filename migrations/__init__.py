@@ -1,0 +1,1 @@
+"""Alembic migrations for the forecaster schema (installed as `forecaster_migrations`)."""
