@@ -1,0 +1,1 @@
+"""Orchestration: owns transactions, schedules and progress; calls the forecaster engine."""

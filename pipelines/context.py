@@ -1,0 +1,46 @@
+"""The per-process context built once from settings: engine, session factory, sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.config import Settings
+from forecaster.db import migrate
+from forecaster.db.session import check_connection, make_engine, make_session_factory
+from forecaster.source import SeriesSource, make_source
+
+
+@dataclass
+class AppContext:
+    """Everything a pipeline needs, passed explicitly; no module-level state."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    _sources: dict[str, SeriesSource] = field(default_factory=dict)
+
+    def source(self, pipeline: str | None = None) -> SeriesSource:
+        """The series source of a pipeline (the first pipeline when None)."""
+        settings = self.settings.pipeline(pipeline)
+        if settings.name not in self._sources:
+            self._sources[settings.name] = make_source(settings.source)
+        return self._sources[settings.name]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_context(settings: Settings, *, require_schema: bool = True) -> AppContext:
+    """Connect to the configured database, checking it is reachable and migrated."""
+    engine = make_engine(settings.database)
+    try:
+        check_connection(engine)
+        if require_schema:
+            migrate.require_current_schema(engine)
+    except Exception:
+        engine.dispose()
+        raise
+    return AppContext(settings=settings, engine=engine, sessions=make_session_factory(engine))
