@@ -1,0 +1,317 @@
+"""The `forecaster` command line (typer); heavy libraries load only in commands that use them."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from forecaster.errors import ForecasterError
+from forecaster.vocabulary import DUPLICATE_POLICIES, MAX_EXAMPLES, SERIES_KINDS
+
+# Heavy modules (pandas, SQLAlchemy, Alembic, TensorFlow) are imported inside the commands
+# that need them, so `forecaster --help` and typos answer at once.
+if TYPE_CHECKING:
+    from forecaster.config import Settings
+    from pipelines.context import AppContext
+    from pipelines.ingest import IngestReport
+
+
+app = typer.Typer(
+    name="forecaster",
+    help="Time-series anomaly detection and forecasting: RNN forecasts, anomalies in SQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $FORECASTER_CONFIG, else ./config.yaml).",
+        show_default=False,
+    ),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logging.")]
+
+
+def _settings(config: Path | None, verbose: bool) -> Settings:
+    from forecaster.config import load_config
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return load_config(config)
+
+
+def _context(config: Path | None, verbose: bool, *, require_schema: bool = True) -> AppContext:
+    from pipelines.context import open_context
+
+    return open_context(_settings(config, verbose), require_schema=require_schema)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Create or migrate the tables to the newest schema (safe to rerun)."""
+    from forecaster.db import migrate
+    from forecaster.db.session import check_connection, display_url, make_engine
+
+    settings = _settings(config, verbose)
+    engine = make_engine(settings.database)
+    try:
+        check_connection(engine)
+        before = migrate.current_revision(engine)
+        migrate.upgrade(engine, revision)
+        after = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    where = display_url(settings.database.url)
+    if before == after:
+        out.print(f"{where}: already at revision {after}")
+    else:
+        out.print(f"{where}: upgraded {before or 'empty database'} -> {after}")
+
+
+@db_app.command("current")
+def db_current(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Show the database's schema revision and whether it is the newest."""
+    from forecaster.db import migrate
+    from forecaster.db.session import check_connection, display_url, make_engine
+
+    settings = _settings(config, verbose)
+    engine = make_engine(settings.database)
+    try:
+        check_connection(engine)
+        current = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    head = migrate.head_revision()
+    state = "up to date" if current == head else f"behind: newest is {head}"
+    out.print(f"{display_url(settings.database.url)}: revision {current or 'none'} ({state})")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision; 'base' drops every table.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Revert the schema to an older revision (may drop tables and their data)."""
+    from forecaster.db import migrate
+    from forecaster.db.session import check_connection, display_url, make_engine
+
+    settings = _settings(config, verbose)
+    if not yes:
+        typer.confirm(
+            f"Downgrade {display_url(settings.database.url)} to {revision}? Data may be lost",
+            abort=True,
+        )
+    engine = make_engine(settings.database)
+    try:
+        check_connection(engine)
+        migrate.downgrade(engine, revision)
+        out.print(f"downgraded to {migrate.current_revision(engine) or 'base'}")
+    finally:
+        engine.dispose()
+
+
+@app.command("ingest")
+def ingest(
+    file: Annotated[
+        Path, typer.Argument(help="CSV or Parquet file with a time and a value column.")
+    ],
+    series: Annotated[str, typer.Option("--series", "-s", help="Series name to load into.")],
+    kind: Annotated[
+        str | None,
+        typer.Option(help=f"Kind of a new series: {', '.join(SERIES_KINDS)} (default sensor)."),
+    ] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit of the values, e.g. degC.")] = None,
+    frequency: Annotated[
+        str | None,
+        typer.Option(help="Sampling interval (pandas alias: 5min, h, D, B); inferred if absent."),
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option(help="Time column (default: timestamp/time/ts/datetime/date).")
+    ] = None,
+    value_column: Annotated[
+        str | None, typer.Option(help="Value column (default: 'value' or the only other column).")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="Zone of timestamps that carry no offset.")] = "UTC",
+    skip_bad_rows: Annotated[
+        bool, typer.Option(help="Load the good rows and report the unparseable ones.")
+    ] = False,
+    on_duplicate: Annotated[
+        str,
+        typer.Option(help="Repeated timestamps in the file: keep the last or first row, or error."),
+    ] = "last",
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Load a file into the observations table (idempotent: reloading changes nothing)."""
+    from forecaster.readers import ReadOptions
+    from pipelines.ingest import IngestRequest, ingest_file
+
+    if kind is not None and kind not in SERIES_KINDS:
+        raise ForecasterError(f"--kind must be one of {', '.join(SERIES_KINDS)}, not {kind!r}")
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise ForecasterError(f"--on-duplicate must be error, first or last, not {on_duplicate!r}")
+    request = IngestRequest(
+        path=file,
+        series=series,
+        kind=kind,
+        unit=unit,
+        frequency=frequency,
+        read=ReadOptions(
+            time_column=time_column,
+            value_column=value_column,
+            timezone=timezone,
+            skip_bad_rows=skip_bad_rows,
+            on_duplicate=on_duplicate,  # type: ignore[arg-type]
+        ),
+    )
+    context = _context(config, verbose)
+    try:
+        with _progress() as progress:
+            task = progress.add_task(f"ingest {file.name}", total=None)
+            report = ingest_file(
+                context,
+                request,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    finally:
+        context.close()
+    _print_ingest_report(report, on_duplicate)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _print_ingest_report(report: IngestReport, on_duplicate: str) -> None:
+    parsed = report.file
+    points = parsed.points
+    action = "created" if report.created else "updated"
+    out.print(
+        f"{parsed.path}: {parsed.rows_read} row(s) read into series [bold]{report.series}[/] "
+        f"({action}, kind {report.kind}, frequency {report.frequency or 'unknown'})"
+    )
+    out.print(
+        f"  {report.counts.inserted} inserted, {report.counts.updated} updated, "
+        f"{report.counts.unchanged} unchanged; span {points.index[0].isoformat()} .. "
+        f"{points.index[-1].isoformat()}"
+    )
+    label = parsed.line_label
+    if parsed.bad_rows:
+        shown = ", ".join(f"{label} {p.line} ({p.reason})" for p in parsed.bad_rows[:MAX_EXAMPLES])
+        out.print(f"  [yellow]skipped {len(parsed.bad_rows)} bad row(s)[/]: {shown}")
+    if parsed.missing_value_lines:
+        missing = parsed.missing_value_lines
+        shown = ", ".join(map(str, missing[:MAX_EXAMPLES])) + (
+            ", ..." if len(missing) > MAX_EXAMPLES else ""
+        )
+        out.print(
+            f"  [yellow]{len(missing)} row(s) had no value[/] ({label}s {shown}): "
+            "not stored, they are gaps"
+        )
+    if parsed.duplicates_dropped:
+        out.print(
+            f"  [yellow]{parsed.duplicates_dropped} row(s) repeated an earlier timestamp[/]: "
+            f"kept the {on_duplicate} row of each (--on-duplicate to choose)"
+        )
+    if parsed.was_unsorted:
+        out.print("  rows were not in time order; they were sorted")
+    if report.kind_ignored:
+        out.print(
+            f"  note: series exists with kind {report.kind!r}; --kind {report.kind_ignored} ignored"
+        )
+
+
+@app.command("series")
+def list_series(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """List the series in the database with their point counts and spans."""
+    from forecaster.db import repository
+
+    context = _context(config, verbose)
+    try:
+        with context.sessions() as session:
+            summaries = repository.list_series(session=session)
+    finally:
+        context.close()
+    table = Table("series", "kind", "unit", "frequency", "points", "first", "last")
+    for s in summaries:
+        table.add_row(
+            s.name,
+            s.kind,
+            s.unit or "",
+            s.frequency or "",
+            str(s.points),
+            s.first_ts.isoformat() if s.first_ts else "",
+            s.last_ts.isoformat() if s.last_ts else "",
+        )
+    out.print(table)
+
+
+@app.command("check-config")
+def check_config(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Validate the config file and print the settings it resolves to."""
+    from forecaster.db.session import display_url
+
+    settings = _settings(config, verbose)
+    out.print(f"config: {settings.config_path}")
+    out.print(f"database: {display_url(settings.database.url)}")
+    out.print(f"model_dir: {settings.model_dir}")
+    for pipeline in settings.pipelines:
+        source = pipeline.source.table if pipeline.source else "observations"
+        out.print(f"pipeline {pipeline.name}: source {source}")
+    out.print("[green]config is valid[/]")
+
+
+def main() -> None:
+    """Entry point: user errors become one clear line on stderr and exit status 1."""
+    try:
+        app()
+    except ForecasterError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except Exception as exc:
+        from sqlalchemy.exc import DBAPIError
+
+        if not isinstance(exc, DBAPIError):
+            raise
+        # A database failure mid-command (server gone, lock timeout): one line, no traceback.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        err.print(f"[red]database error:[/] {reason}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
