@@ -6,12 +6,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from forecaster.detection_settings import DetectionSettings
 from forecaster.errors import ConfigError
+from forecaster.settings_base import StrictModel
 
 CONFIG_ENV = "FORECASTER_CONFIG"
 DATABASE_URL_ENV = "FORECASTER_DATABASE_URL"
@@ -20,12 +22,6 @@ DEFAULT_CONFIG_NAME = "config.yaml"
 DEFAULT_DATABASE_FILE = "forecaster.db"
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
-
-
-class StrictModel(BaseModel):
-    """Base for every settings section: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DatabaseSettings(StrictModel):
@@ -64,6 +60,93 @@ class TableSourceSettings(StrictModel):
         return self
 
 
+class PreprocessSettings(StrictModel):
+    """How raw points become a regular series the model can read."""
+
+    frequency: str | None = Field(
+        default=None,
+        description="Sampling interval as a pandas alias (5min, h, D, B); default: the series' "
+        "stored frequency, else inferred from the data.",
+    )
+    max_gap_fill: int = Field(
+        default=3,
+        ge=0,
+        description="Gaps of up to this many missing steps are filled by linear interpolation "
+        "(filled points are model input, never anomalies); longer gaps split the series.",
+    )
+
+
+CalendarFeature = Literal["hour_of_day", "day_of_week"]
+
+
+class ModelSettings(StrictModel):
+    """The recurrent network and how it is trained."""
+
+    cell: Literal["gru", "lstm"] = "gru"
+    layers: int = Field(default=1, ge=1, le=4)
+    units: int = Field(default=32, ge=1, le=1024)
+    dropout: float = Field(
+        default=0.0, ge=0.0, lt=1.0, description="Input dropout of each recurrent layer."
+    )
+    window: int = Field(
+        default=64,
+        ge=2,
+        description="Input window: steps of history every prediction has at least.",
+    )
+    chunk: int | None = Field(
+        default=None,
+        ge=1,
+        description="Scoring chunk: the network's state restarts every `chunk` steps, so a "
+        "prediction sees between `window` and `window + chunk - 1` steps (default: window).",
+    )
+    horizon: int = Field(default=12, ge=1, le=1000, description="Steps forecast ahead.")
+    calendar: list[CalendarFeature] = Field(
+        default_factory=list, description="Extra inputs: hour_of_day, day_of_week."
+    )
+    loss: Literal["huber", "mse", "mae"] = "huber"
+    epochs: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    learning_rate: float = Field(default=5e-3, gt=0)
+    patience: int = Field(default=4, ge=0, description="Early stopping patience (epochs).")
+    validation_fraction: float = Field(default=0.2, ge=0.0, lt=0.9)
+    max_train_samples: int = Field(
+        default=1024,
+        ge=16,
+        description="Training sequences per epoch at most: bounds training time on long series.",
+    )
+    band_coverage: float = Field(
+        default=0.9, gt=0.0, lt=1.0, description="Share of validation errors inside the band."
+    )
+    seed: int = Field(default=0, description="Mixed with the series name into the model seed.")
+
+    @property
+    def scoring_chunk(self) -> int:
+        """The effective scoring chunk length."""
+        return self.chunk or self.window
+
+    @property
+    def min_train_points(self) -> int:
+        """Fewest regular points a training span needs."""
+        return self.window + self.scoring_chunk + self.horizon
+
+
+class TrainingSchedule(StrictModel):
+    """When the pipelines train: once enough history exists, then walk-forward."""
+
+    initial_points: int = Field(
+        default=500,
+        ge=2,
+        description="Regular points needed before the first model is trained; earlier points "
+        "are not scored.",
+    )
+    retrain_every: int = Field(
+        default=2000,
+        ge=1,
+        description="Grid steps between retrainings; each model scores the points after its "
+        "training cut-off until the next cut-off.",
+    )
+
+
 class SeriesSelector(StrictModel):
     """Which series a pipeline processes; with no key set, every series."""
 
@@ -79,6 +162,15 @@ class PipelineSettings(StrictModel):
     series: SeriesSelector = SeriesSelector()
     source: TableSourceSettings | None = Field(
         default=None, description="Omit to read the service's own observations table."
+    )
+    preprocess: PreprocessSettings = PreprocessSettings()
+    model: ModelSettings = ModelSettings()
+    training: TrainingSchedule = TrainingSchedule()
+    detection: DetectionSettings = DetectionSettings()
+    backfill_chunk: int = Field(
+        default=2000,
+        ge=1,
+        description="Points per backfill transaction (rows and watermark commit together).",
     )
 
     @field_validator("name")

@@ -23,3 +23,19 @@ class SourceError(ForecasterError):
 
 class SeriesNotFound(ForecasterError):
     """A series name that is not in the database."""
+
+
+class SeriesUnusable(ForecasterError):
+    """A series that cannot be modelled as it is (constant, all missing, irregular)."""
+
+
+class SeriesTooShort(SeriesUnusable):
+    """A series with fewer usable points than the model needs."""
+
+
+class ModelArtifactError(ForecasterError):
+    """A stored model is missing, corrupt or does not match its metadata."""
+
+
+class ModelNotFound(ForecasterError):
+    """No trained model exists for a pipeline and series."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -61,7 +62,7 @@ def _settings(config: Path | None, verbose: bool) -> Settings:
 def _context(config: Path | None, verbose: bool, *, require_schema: bool = True) -> AppContext:
     from pipelines.context import open_context
 
-    return open_context(_settings(config, verbose), require_schema=require_schema)
+    return open_context(_settings(config, verbose), require_schema=require_schema, verbose=verbose)
 
 
 @db_app.command("upgrade")
@@ -275,6 +276,168 @@ def list_series(config: ConfigOption = None, verbose: VerboseOption = False) -> 
             s.last_ts.isoformat() if s.last_ts else "",
         )
     out.print(table)
+
+
+PipelineOption = Annotated[
+    str | None,
+    typer.Option("--pipeline", "-p", help="Pipeline name from the config (default: the first)."),
+]
+SeriesOption = Annotated[str, typer.Option("--series", "-s", help="Series name.")]
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    """A user-given time as an aware UTC datetime; times without an offset are UTC."""
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError:
+        raise ForecasterError(f"{option}: cannot read {value!r} as a time") from None
+    if ts is pd.NaT:
+        raise ForecasterError(f"{option}: cannot read {value!r} as a time")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.to_pydatetime()
+
+
+@app.command("train")
+def train(
+    series: SeriesOption,
+    pipeline: PipelineOption = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Train on points up to this time (ISO 8601; UTC without an offset)."),
+    ] = None,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Train a new model version for a series and store it (model_dir and model_versions)."""
+    from pipelines.train import train_series
+
+    until_ts = _parse_time(until, "--until")
+    context = _context(config, verbose)
+    try:
+        with err.status(f"training {series} ..."):
+            active = train_series(context, pipeline, series, until=until_ts)
+    finally:
+        context.close()
+    m = active.model
+    metrics = m.metrics
+    out.print(
+        f"series [bold]{series}[/]: version {active.version} stored in {active.path}\n"
+        f"  trained on {metrics.get('points')} points, {m.trained_from.isoformat()} .. "
+        f"{m.trained_to.isoformat()} (frequency {m.frequency}), {metrics.get('epochs')} epochs, "
+        f"{metrics.get('fit_seconds')} s\n"
+        f"  one-step error on the {metrics.get('band_from')} span: MAE {_num(metrics.get('mae'))}"
+        f" (naive last-value MAE {_num(metrics.get('naive_mae'))}, series std "
+        f"{_num(metrics.get('series_std'))})"
+    )
+
+
+@app.command("forecast")
+def forecast(
+    series: SeriesOption,
+    pipeline: PipelineOption = None,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Forecast the next values of a series with a band, store them in `forecasts` and print them.
+
+    Uses the newest model; trains one first when none is stored or it is unusable.
+    """
+    from pipelines.forecast import forecast_series
+
+    context = _context(config, verbose)
+    try:
+        with err.status(f"forecasting {series} ..."):
+            report = forecast_series(context, pipeline, series)
+    finally:
+        context.close()
+    f = report.forecast
+    coverage = round(report.model.model.settings.band_coverage * 100)
+    if report.model.trained_now:
+        out.print(f"trained version {report.model.version} first: {report.model.reason}")
+    table = Table(
+        "step", "ts", "predicted", f"lower ({coverage}%)", f"upper ({coverage}%)",
+        title=f"{series}: forecast issued at {f.issued_at.isoformat()} "
+        f"by model version {report.model.version}",
+    )  # fmt: skip
+    for step, (ts, p, lo, hi) in enumerate(
+        zip(f.index, f.predicted, f.lower, f.upper, strict=True), start=1
+    ):
+        table.add_row(str(step), ts.isoformat(), _num(p), _num(lo), _num(hi))
+    out.print(table)
+    out.print(f"{report.rows_written} row(s) written to forecasts")
+
+
+def _num(value: object) -> str:
+    if isinstance(value, int | float):
+        return f"{value:.6g}"
+    return "n/a"
+
+
+@app.command("backfill")
+def backfill(
+    series: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--series", "-s", help="Series to replay (repeatable; default: all of the pipeline)."
+        ),
+    ] = None,
+    pipeline: PipelineOption = None,
+    start: Annotated[
+        str | None, typer.Option(help="Skip points before this time (ISO 8601, UTC default).")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Replay points up to this time.")] = None,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Replay history exactly as the daemon would have processed it; resumable and idempotent.
+
+    Trains once enough history exists, retrains walk-forward, scores every point with the model
+    of its time, and commits each chunk's rows with the watermark. Rerunning continues where the
+    last run stopped; a finished backfill changes nothing.
+    """
+    from pipelines.backfill import run_pipeline
+
+    start_ts, end_ts = _parse_time(start, "--start"), _parse_time(end, "--end")
+    context = _context(config, verbose)
+    try:
+        with _progress() as progress:
+
+            def on_series(name: str, pending: int):  # type: ignore[no-untyped-def]
+                task = progress.add_task(name, total=max(pending, 1))
+
+                def advance(points: int, _last: object) -> None:
+                    progress.advance(task, points)
+
+                return advance
+
+            result = run_pipeline(
+                context, pipeline, kind="backfill", names=series or (), start=start_ts,
+                end=end_ts, on_series=on_series,
+            )  # fmt: skip
+    finally:
+        context.close()
+    table = Table(
+        "series", "points", "scored", "anomalies", "new events", "models trained", "seconds",
+        "status", title=f"backfill of pipeline {result.pipeline} (run {result.run_id})",
+    )  # fmt: skip
+    for r in result.reports:
+        status = "[green]ok[/]" if r.ok else f"[red]failed:[/] {r.error}"
+        if r.ok and r.notes:
+            status = "; ".join(r.notes)
+        table.add_row(
+            r.series, str(r.points_read), str(r.points_scored), str(r.anomalies), str(r.events),
+            str(r.models_trained), f"{r.seconds:.1f}", status,
+        )  # fmt: skip
+    out.print(table)
+    if not result.reports:
+        out.print("no series selected")
+    if result.failed:
+        err.print(f"[red]{len(result.failed)} of {len(result.reports)} series failed[/]")
+        raise typer.Exit(1)
 
 
 @app.command("check-config")

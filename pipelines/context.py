@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +13,9 @@ from forecaster.db import migrate
 from forecaster.db.session import check_connection, make_engine, make_session_factory
 from forecaster.source import SeriesSource, make_source
 
+if TYPE_CHECKING:
+    from pipelines.models import ModelRuntime
+
 
 @dataclass
 class AppContext:
@@ -20,7 +24,18 @@ class AppContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    verbose: bool = False
     _sources: dict[str, SeriesSource] = field(default_factory=dict)
+    _models: ModelRuntime | None = None
+
+    @property
+    def models(self) -> ModelRuntime:
+        """The model runtime, created on first use (TensorFlow loads only when a model runs)."""
+        if self._models is None:
+            from pipelines.models import ModelRuntime
+
+            self._models = ModelRuntime(self.settings.model_dir, verbose=self.verbose)
+        return self._models
 
     def source(self, pipeline: str | None = None) -> SeriesSource:
         """The series source of a pipeline (the first pipeline when None)."""
@@ -33,7 +48,9 @@ class AppContext:
         self.engine.dispose()
 
 
-def open_context(settings: Settings, *, require_schema: bool = True) -> AppContext:
+def open_context(
+    settings: Settings, *, require_schema: bool = True, verbose: bool = False
+) -> AppContext:
     """Connect to the configured database, checking it is reachable and migrated."""
     engine = make_engine(settings.database)
     try:
@@ -43,4 +60,6 @@ def open_context(settings: Settings, *, require_schema: bool = True) -> AppConte
     except Exception:
         engine.dispose()
         raise
-    return AppContext(settings=settings, engine=engine, sessions=make_session_factory(engine))
+    return AppContext(
+        settings=settings, engine=engine, sessions=make_session_factory(engine), verbose=verbose
+    )

@@ -13,7 +13,17 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from forecaster.db.models import Observation, Series
+from forecaster.db.models import (
+    Anomaly,
+    AnomalyEvent,
+    Forecast,
+    ModelVersion,
+    Observation,
+    PipelineRun,
+    Series,
+    Watermark,
+)
+from forecaster.db.types import utcnow
 from forecaster.errors import SeriesNotFound
 
 UPSERT_BATCH_ROWS = 5_000
@@ -92,6 +102,13 @@ def create_series(
     session.add(series)
     session.flush()
     return series
+
+
+def ensure_series(*, session: Session, name: str, kind: str = "sensor") -> Series:
+    """The series called `name`, created when a pipeline reads it from a user's table."""
+    return find_series(session=session, name=name) or create_series(
+        session=session, name=name, kind=kind
+    )
 
 
 def list_series(*, session: Session) -> list[SeriesSummary]:
@@ -210,6 +227,224 @@ def points_from_rows(rows: Sequence[Any]) -> pd.Series:
     timestamps, values = zip(*rows, strict=True)
     index = pd.DatetimeIndex(pd.to_datetime(list(timestamps), utc=True), name="ts")
     return pd.Series(np.asarray(values, dtype=float), index=index, name="value")
+
+
+def latest_model_version(*, session: Session, pipeline: str, series_id: int) -> ModelVersion | None:
+    """The newest model_versions row of a series in a pipeline, or None."""
+    return session.scalar(
+        select(ModelVersion)
+        .where(ModelVersion.pipeline == pipeline, ModelVersion.series_id == series_id)
+        .order_by(ModelVersion.version.desc())
+        .limit(1)
+    )
+
+
+def find_model_version(
+    *, session: Session, pipeline: str, series_id: int, version: int
+) -> ModelVersion | None:
+    """One model_versions row by its version number, or None."""
+    return session.scalar(
+        select(ModelVersion).where(
+            ModelVersion.pipeline == pipeline,
+            ModelVersion.series_id == series_id,
+            ModelVersion.version == version,
+        )
+    )
+
+
+def add_model_version(
+    *,
+    session: Session,
+    pipeline: str,
+    series_id: int,
+    version: int,
+    trained_from: datetime,
+    trained_to: datetime,
+    metrics: dict[str, Any],
+    artifact_path: str,
+) -> ModelVersion:
+    """Record a stored model; returns the row with its id."""
+    row = ModelVersion(
+        pipeline=pipeline,
+        series_id=series_id,
+        version=version,
+        trained_from=trained_from,
+        trained_to=trained_to,
+        metrics=metrics,
+        artifact_path=artifact_path,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class ForecastRow:
+    """One forecast value to store."""
+
+    issued_at: datetime
+    ts: datetime
+    step: int
+    predicted: float
+    lower: float | None
+    upper: float | None
+
+
+def upsert_forecasts(
+    *,
+    session: Session,
+    pipeline: str,
+    series_id: int,
+    model_version_id: int | None,
+    rows: Sequence[ForecastRow],
+) -> int:
+    """Insert or replace forecasts keyed by (pipeline, series, issued_at, ts); returns the count."""
+    if not rows:
+        return 0
+    table = Forecast.__table__
+    insert = _dialect_insert(session)(table)
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.c.pipeline, table.c.series_id, table.c.issued_at, table.c.ts],
+        set_={
+            "step": insert.excluded.step,
+            "predicted": insert.excluded.predicted,
+            "lower": insert.excluded.lower,
+            "upper": insert.excluded.upper,
+            "model_version_id": insert.excluded.model_version_id,
+        },
+    )
+    payload = [
+        {
+            "pipeline": pipeline,
+            "series_id": series_id,
+            "model_version_id": model_version_id,
+            "issued_at": r.issued_at,
+            "ts": r.ts,
+            "step": r.step,
+            "predicted": r.predicted,
+            "lower": r.lower,
+            "upper": r.upper,
+        }
+        for r in rows
+    ]
+    for start in range(0, len(payload), UPSERT_BATCH_ROWS):
+        session.execute(statement, payload[start : start + UPSERT_BATCH_ROWS])
+    return len(payload)
+
+
+def list_model_versions(*, session: Session, pipeline: str, series_id: int) -> list[ModelVersion]:
+    """Every model_versions row of a series in a pipeline, oldest first."""
+    return list(
+        session.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.pipeline == pipeline, ModelVersion.series_id == series_id)
+            .order_by(ModelVersion.version)
+        )
+    )
+
+
+def read_one_step_predictions(
+    *, session: Session, pipeline: str, series_id: int, time_range: TimeRange
+) -> pd.Series:
+    """Stored one-step-ahead predictions (step 1 forecasts) by target time."""
+    statement = select(Forecast.ts, Forecast.predicted).where(
+        Forecast.pipeline == pipeline, Forecast.series_id == series_id, Forecast.step == 1
+    )
+    rows = session.execute(time_range.filter(statement, Forecast.ts).order_by(Forecast.ts)).all()
+    return points_from_rows(rows)
+
+
+def get_watermark(*, session: Session, pipeline: str, series_id: int) -> datetime | None:
+    """The time up to which a pipeline has processed a series, or None."""
+    return session.scalar(
+        select(Watermark.last_ts).where(
+            Watermark.pipeline == pipeline, Watermark.series_id == series_id
+        )
+    )
+
+
+def set_watermark(*, session: Session, pipeline: str, series_id: int, last_ts: datetime) -> None:
+    """Record that every point up to `last_ts` is processed."""
+    table = Watermark.__table__
+    insert = _dialect_insert(session)(table)
+    session.execute(
+        insert.values(
+            pipeline=pipeline, series_id=series_id, last_ts=last_ts, updated_at=utcnow()
+        ).on_conflict_do_update(
+            index_elements=[table.c.pipeline, table.c.series_id],
+            set_={"last_ts": insert.excluded.last_ts, "updated_at": insert.excluded.updated_at},
+        )
+    )
+
+
+def upsert_anomalies(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert or replace anomaly rows keyed by (pipeline, series_id, ts); returns the count."""
+    return _upsert_rows(session, Anomaly.__table__, ("pipeline", "series_id", "ts"), rows)
+
+
+def last_event(*, session: Session, pipeline: str, series_id: int) -> AnomalyEvent | None:
+    """The latest event of a series, which new anomalies may extend."""
+    return session.scalar(
+        select(AnomalyEvent)
+        .where(AnomalyEvent.pipeline == pipeline, AnomalyEvent.series_id == series_id)
+        .order_by(AnomalyEvent.start_ts.desc())
+        .limit(1)
+    )
+
+
+def upsert_events(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert or update events keyed by (pipeline, series_id, start_ts); returns the count."""
+    return _upsert_rows(
+        session, AnomalyEvent.__table__, ("pipeline", "series_id", "start_ts"), rows
+    )
+
+
+def _upsert_rows(
+    session: Session, table: Any, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]
+) -> int:
+    """Batched insert-or-update of dict rows on the unique key `keys`."""
+    if not rows:
+        return 0
+    insert = _dialect_insert(session)(table)
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={c: getattr(insert.excluded, c) for c in rows[0] if c not in keys},
+    )
+    for start in range(0, len(rows), UPSERT_BATCH_ROWS):
+        session.execute(statement, list(rows[start : start + UPSERT_BATCH_ROWS]))
+    return len(rows)
+
+
+def start_run(*, session: Session, pipeline: str, kind: str, host: str | None) -> PipelineRun:
+    """A pipeline_runs row in status 'running'."""
+    run = PipelineRun(pipeline=pipeline, kind=kind, status="running", host=host)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(
+    *,
+    session: Session,
+    run_id: int,
+    status: str,
+    series_count: int,
+    series_failed: int,
+    points_read: int,
+    anomalies_written: int,
+    error: str | None,
+) -> None:
+    """Close a pipeline run with its counts."""
+    run = session.get(PipelineRun, run_id)
+    if run is None:
+        return
+    run.finished_at = utcnow()
+    run.status = status
+    run.series_count = series_count
+    run.series_failed = series_failed
+    run.points_read = points_read
+    run.anomalies_written = anomalies_written
+    run.error = error
 
 
 def _dialect_insert(session: Session) -> Any:

@@ -1,0 +1,89 @@
+"""A trained model with its preprocessing: one-step predictions over a series and forecasts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster.config import ModelSettings
+from forecaster.model import Network
+from forecaster.timeseries import RegularSeries, future_index
+from forecaster.windowing import Scaler, model_inputs, scoring_plan
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """Everything needed to score a series: weights, scaling, frequency and the forecast band."""
+
+    settings: ModelSettings
+    frequency: str
+    scaler: Scaler
+    weights: list[np.ndarray]
+    band: np.ndarray  # (horizon, 2): residual quantiles (lower, upper) in original units
+    trained_from: pd.Timestamp
+    trained_to: pd.Timestamp
+    seed: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Forecast values for the grid times after the last point, with a band."""
+
+    issued_at: pd.Timestamp
+    index: pd.DatetimeIndex
+    predicted: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+def horizon_outputs(
+    model: TrainedModel, network: Network, series: RegularSeries, positions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled horizon outputs for `positions` that have enough history, and those positions.
+
+    Row k holds the forecasts of positions targets[k], targets[k] + 1, … (the output after
+    the point before targets[k]). Cost: about (len(positions) + window + chunk) cell steps.
+    """
+    network.weights = model.weights
+    inputs = model_inputs(series, model.scaler, model.settings.calendar)
+    plan = scoring_plan(
+        series.steps,
+        series.segment_starts,
+        window=model.settings.window,
+        chunk=model.settings.scoring_chunk,
+        positions=positions,
+    )
+    # The network outputs changes from the last input value (see training_sequences).
+    last_value = inputs[plan.targets - 1, 0] if len(plan.targets) else np.zeros(0, np.float32)
+    return network.predict_plan(inputs, plan) + last_value[:, None], plan.targets
+
+
+def one_step_predictions(
+    model: TrainedModel, network: Network, series: RegularSeries, positions: np.ndarray
+) -> np.ndarray:
+    """Predicted value of each position from the points before it; NaN during warm-up."""
+    positions = np.asarray(positions, dtype=np.int64)
+    outputs, targets = horizon_outputs(model, network, series, positions)
+    predicted = np.full(len(positions), np.nan)
+    where = np.searchsorted(positions, targets)
+    predicted[where] = model.scaler.inverse(outputs[:, 0].astype(float))
+    return predicted
+
+
+def forecast_next(model: TrainedModel, network: Network, series: RegularSeries) -> Forecast | None:
+    """The next `horizon` values after the series' last point; None without enough history."""
+    outputs, targets = horizon_outputs(model, network, series, np.array([len(series)]))
+    if len(targets) == 0:
+        return None
+    predicted = model.scaler.inverse(outputs[0].astype(float))
+    return Forecast(
+        issued_at=series.index[-1],
+        index=future_index(series, model.settings.horizon),
+        predicted=predicted,
+        lower=predicted + model.band[:, 0],
+        upper=predicted + model.band[:, 1],
+    )

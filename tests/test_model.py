@@ -1,0 +1,215 @@
+"""The RNN forecaster on real tiny Keras models: learning, determinism, sequence scoring, store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster import registry
+from forecaster.config import ModelSettings
+from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort, SeriesUnusable
+from forecaster.model import NetworkPool
+from forecaster.predictor import TrainedModel, forecast_next, one_step_predictions
+from forecaster.timeseries import RegularSeries, regularize
+from forecaster.training import train_model
+from forecaster.windowing import Scaler, model_inputs, scoring_plan
+
+TINY = ModelSettings(
+    units=12, window=24, horizon=4, epochs=25, batch_size=32, max_train_samples=384, patience=5
+)
+
+
+@pytest.fixture(scope="module")
+def pool() -> NetworkPool:
+    return NetworkPool()
+
+
+def make_series(values: np.ndarray, freq: str = "h", start: str = "2024-01-01") -> RegularSeries:
+    index = pd.date_range(start, periods=len(values), freq=freq, tz="UTC")
+    return regularize(pd.Series(values, index=index, name="test"), None, 3)
+
+
+def noisy_sine(n: int = 1500, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 10 + 3 * np.sin(np.arange(n) * 2 * np.pi / 24) + rng.normal(0, 0.3, n)
+
+
+def train(pool: NetworkPool, series: RegularSeries, settings: ModelSettings = TINY) -> TrainedModel:
+    return train_model(series, settings, pool.for_settings(settings), seed=7, name="test")
+
+
+@pytest.fixture(scope="module")
+def sine_model(pool: NetworkPool) -> tuple[TrainedModel, RegularSeries]:
+    series = make_series(noisy_sine())
+    return train(pool, series), series
+
+
+def test_learns_a_noisy_sine(sine_model: tuple[TrainedModel, RegularSeries]) -> None:
+    model, _ = sine_model
+    # Validation one-step error: near the noise level (0.3), far below the series' std (2.1).
+    assert model.metrics["mae"] < 0.2 * model.metrics["series_std"]
+    assert model.metrics["mae"] < model.metrics["naive_mae"]
+    assert model.metrics["band_from"] == "validation"
+
+
+def test_learns_trend_and_seasonality(pool: NetworkPool) -> None:
+    n = 1500
+    rng = np.random.default_rng(1)
+    t = np.arange(n)
+    values = 0.01 * t + 2 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.2, n)
+    model = train(pool, make_series(values))
+    assert model.metrics["mae"] < 0.2 * model.metrics["series_std"]
+
+
+def test_forecast_band_and_times(
+    pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
+) -> None:
+    model, series = sine_model
+    forecast = forecast_next(model, pool.for_settings(TINY), series)
+    assert forecast is not None
+    assert forecast.issued_at == series.index[-1]
+    assert list(forecast.index) == list(
+        pd.date_range(series.index[-1], periods=5, freq="h", tz="UTC")[1:]
+    )
+    assert np.all(forecast.lower < forecast.predicted)
+    assert np.all(forecast.predicted < forecast.upper)
+    # The next true values of the sine (without noise) fall inside the 90% band.
+    t = np.arange(len(series), len(series) + 4)
+    truth = 10 + 3 * np.sin(t * 2 * np.pi / 24)
+    assert np.all((forecast.lower < truth) & (truth < forecast.upper))
+
+
+def test_sequence_mode_matches_sliding_windows(
+    pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
+) -> None:
+    model, series = sine_model
+    network = pool.for_settings(TINY)
+    network.weights = model.weights
+    positions = np.arange(TINY.window, len(series))
+    sequence = one_step_predictions(model, network, series, positions)
+    inputs = model_inputs(series, model.scaler, TINY.calendar)
+    windows = np.stack([inputs[p - TINY.window : p] for p in positions])
+    windowed_change = network.predict_windows(windows)[:, 0]
+    windowed = model.scaler.inverse(windowed_change + inputs[positions - 1, 0])
+    difference = np.abs(sequence - windowed)
+    # After one window of warm-up the carried state has mostly forgotten where it started:
+    # the two ways of scoring differ by far less than the forecast error itself.
+    mae = model.metrics["mae"]
+    assert np.median(difference) < 0.3 * mae
+    assert np.quantile(difference, 0.95) < 0.6 * mae
+    assert np.max(difference) < 0.05 * series.values.std() + mae
+
+
+def test_incremental_scoring_equals_full_rescoring(
+    pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
+) -> None:
+    model, series = sine_model
+    network = pool.for_settings(TINY)
+    n, new = len(series), 7
+    full = one_step_predictions(model, network, series, np.arange(n))
+    # Read only the tail a daemon would read: the new points plus one window and one chunk.
+    tail_start = n - new - TINY.window - TINY.scoring_chunk
+    tail = RegularSeries(
+        index=series.index[tail_start:],
+        values=series.values[tail_start:],
+        observed=series.observed[tail_start:],
+        steps=series.steps[tail_start:],
+        segment_starts=np.r_[True, series.segment_starts[tail_start + 1 :]],
+        frequency=series.frequency,
+    )
+    positions = np.arange(len(tail) - new, len(tail))
+    incremental = one_step_predictions(model, network, tail, positions)
+    np.testing.assert_allclose(incremental, full[-new:], rtol=0, atol=1e-5)
+    plan = scoring_plan(
+        tail.steps, tail.segment_starts, window=TINY.window, chunk=TINY.scoring_chunk,
+        positions=positions,
+    )  # fmt: skip
+    assert plan.cell_steps <= new + TINY.window + TINY.scoring_chunk
+
+
+def test_same_seed_same_weights_in_any_order(pool: NetworkPool) -> None:
+    settings = TINY.model_copy(update={"epochs": 3})
+    a = make_series(noisy_sine(600, seed=1))
+    b = make_series(noisy_sine(600, seed=2) * 2)
+    first = train(pool, a, settings)
+    train(pool, b, settings)
+    again = train(pool, a, settings)
+    for w1, w2 in zip(first.weights, again.weights, strict=True):
+        np.testing.assert_array_equal(w1, w2)
+
+
+def test_no_training_window_or_prediction_spans_a_long_gap(pool: NetworkPool) -> None:
+    values = noisy_sine(900)
+    index = pd.date_range("2024-01-01", periods=900, freq="h", tz="UTC")
+    keep = np.ones(900, dtype=bool)
+    keep[400:450] = False  # a 50-step hole: far longer than max_gap_fill
+    series = regularize(pd.Series(values[keep], index=index[keep], name="gappy"), None, 3)
+    assert series.segment_starts.sum() == 2
+    second = int(np.flatnonzero(series.segment_starts)[1])
+    model = train(pool, series)
+    predicted = one_step_predictions(model, pool.for_settings(TINY), series, np.arange(len(series)))
+    # Nothing is predicted until a full window of the new segment has been seen.
+    assert np.isnan(predicted[second : second + TINY.window]).all()
+    assert np.isfinite(predicted[second + TINY.window :]).all()
+    assert np.isfinite(predicted[TINY.window : second]).all()
+
+
+def test_short_gaps_are_filled_not_split() -> None:
+    index = pd.date_range("2024-01-01", periods=10, freq="h", tz="UTC")
+    raw = pd.Series(np.arange(10.0), index=index).drop(index[[3, 4]])
+    series = regularize(raw, None, 3)
+    assert len(series) == 10 and series.segment_starts.sum() == 1
+    assert not series.observed[3] and series.values[3] == pytest.approx(3.0)
+
+
+def test_too_short_constant_and_empty_series(pool: NetworkPool) -> None:
+    with pytest.raises(SeriesTooShort, match="too short"):
+        train(pool, make_series(noisy_sine(40)))
+    with pytest.raises(SeriesUnusable, match="constant"):
+        train(pool, make_series(np.full(500, 3.0)))
+    empty = pd.Series([np.nan, np.nan], index=pd.date_range("2024", periods=2, tz="UTC"))
+    with pytest.raises(SeriesUnusable, match="no values"):
+        regularize(empty, None, 3)
+    with pytest.raises(SeriesUnusable, match="constant"):
+        Scaler.fit(np.ones(10), "flat")
+
+
+def test_store_round_trip_gives_identical_predictions(
+    tmp_path: Path, pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
+) -> None:
+    model, series = sine_model
+    network = pool.for_settings(TINY)
+    path = registry.save_model(tmp_path, "default", "a/b c", 1, model, network)
+    assert path == tmp_path / "default" / "a%2Fb%20c" / "1"
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["settings"]["window"] == TINY.window and "tensorflow" in meta["libraries"]
+    network.reset(123)  # scramble the shared network: loading must bring the weights back
+    stored = registry.load_model(tmp_path, "default", "a/b c", pool.for_settings)
+    assert stored.version == 1
+    positions = np.arange(len(series) - 50, len(series) + 1)
+    before = one_step_predictions(model, network, series, positions)
+    after = one_step_predictions(stored.model, network, series, positions)
+    np.testing.assert_array_equal(before, after)
+    np.testing.assert_array_equal(stored.model.band, model.band)
+
+
+def test_missing_and_corrupt_artifacts(
+    tmp_path: Path, pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
+) -> None:
+    model, _ = sine_model
+    with pytest.raises(ModelNotFound):
+        registry.load_model(tmp_path, "default", "s", pool.for_settings)
+    path = registry.save_model(tmp_path, "default", "s", 1, model, pool.for_settings(TINY))
+    (path / "model.keras").write_bytes(b"not a zip file")
+    with pytest.raises(ModelArtifactError, match="cannot load model weights"):
+        registry.load_model(tmp_path, "default", "s", pool.for_settings)
+    (path / "meta.json").write_text("{ broken")
+    with pytest.raises(ModelArtifactError, match="unreadable"):
+        registry.load_model(tmp_path, "default", "s", pool.for_settings)
+    (path / "meta.json").write_text(json.dumps({"format_version": 99}))
+    with pytest.raises(ModelArtifactError, match="format_version"):
+        registry.load_model(tmp_path, "default", "s", pool.for_settings)
