@@ -1,0 +1,147 @@
+"""Forecast errors: side split, causal EWMA smoothing and tail scores; pure numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Default relative floor of the standard deviation in `tail_scores`: a history whose spread
+#: is below this fraction of its mean is treated as constant.
+DEFAULT_REL_STD_FLOOR = 1e-9
+
+
+def smoothing_kernel(span: int, length: int) -> FloatArray:
+    """Truncated EWMA weights (alpha = 2/(span+1)) summing to 1, oldest first, newest last."""
+    if span < 1:
+        raise ValueError(f"smoothing span must be >= 1, got {span}")
+    if length < 1:
+        raise ValueError(f"smoothing kernel length must be >= 1, got {length}")
+    alpha = 2.0 / (span + 1.0)
+    ages = np.arange(length - 1, -1, -1, dtype=np.float64)
+    weights = alpha * (1.0 - alpha) ** ages
+    return np.asarray(weights / weights.sum(), dtype=np.float64)
+
+
+def smooth_errors(errors: npt.ArrayLike, span: int, length: int) -> FloatArray:
+    """Causal EWMA smoothing as a finite convolution over errors[t-length+1 .. t].
+
+    NaN inputs (no prediction) are skipped: the output is the weighted mean over the finite
+    inputs, renormalised by their kernel weight, and NaN where that weight is below one half.
+    Windows are positional (array positions, not grid steps). Every output is summed in the
+    same fixed order (oldest input first) from its own window only, so output[t] is
+    bit-identical for any array that holds the `length - 1` points before t.
+    """
+    values = _as_1d(errors, "errors")
+    if np.any(values < 0):  # NaN compares False
+        raise ValueError("errors must be nonnegative (split residuals with side_errors first)")
+    if np.any(np.isinf(values)):
+        raise ValueError("errors must be finite or NaN, got an infinite value")
+    kernel = smoothing_kernel(span, length)
+    n = values.size
+    finite = np.isfinite(values)
+    pad = np.zeros(length - 1, dtype=np.float64)
+    padded_values = np.concatenate([pad, np.where(finite, values, 0.0)])
+    padded_weight = np.concatenate([pad, finite.astype(np.float64)])
+    total = np.zeros(n, dtype=np.float64)
+    weight = np.zeros(n, dtype=np.float64)
+    term = np.empty(n, dtype=np.float64)
+    for j in range(length):  # j = 0 is the oldest input of every window
+        np.multiply(padded_values[j : j + n], kernel[j], out=term)
+        total += term
+        np.multiply(padded_weight[j : j + n], kernel[j], out=term)
+        weight += term
+    out = np.full(n, np.nan, dtype=np.float64)
+    enough = weight >= 0.5
+    out[enough] = total[enough] / weight[enough]
+    return out
+
+
+def side_errors(residuals: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """(high, low) = (max(r, 0), max(-r, 0)): observed above / below the forecast; NaN kept."""
+    r = _as_1d(residuals, "residuals")
+    high = np.maximum(r, 0.0) + 0.0  # + 0.0 turns -0.0 into 0.0
+    low = np.maximum(-r, 0.0) + 0.0
+    return high, low
+
+
+def tail_scores(
+    smoothed: npt.ArrayLike,
+    window: int,
+    min_history: int,
+    *,
+    rel_std_floor: float = DEFAULT_REL_STD_FLOOR,
+) -> FloatArray:
+    """Anomaly score in [0, 1] per point, comparable across series.
+
+    z = (e_t - mean) / std over the finite values among the `window` positions before t
+    (t excluded, population std), and score = z² / (1 + z²) for z > 0, else 0: one minus
+    Cantelli's bound on the one-sided tail probability P(e - mean >= z·std) <= 1 / (1 + z²).
+    Distribution-free (forecast errors are heavy-tailed) and slow to saturate, so scores
+    still rank extreme points (z = 3: 0.9, z = 10: 0.990, z = 30: 0.9989).
+    The std is floored at `rel_std_floor`·|mean| (and the smallest positive float), so a
+    constant history scores 1 for a clearly larger error and 0 for an equal one. NaN where
+    e_t is NaN or fewer than `min_history` finite previous values exist. output[t] depends
+    only on smoothed[t-window .. t] and is bit-identical for any array holding those points.
+    """
+    values = _as_1d(smoothed, "smoothed")
+    if window < 1:
+        raise ValueError(f"score window must be >= 1, got {window}")
+    if not 1 <= min_history <= window:
+        raise ValueError(f"min_history must be in 1..window ({window}), got {min_history}")
+    if not rel_std_floor >= 0:
+        raise ValueError(f"rel_std_floor must be >= 0, got {rel_std_floor}")
+    n = values.size
+    finite = np.isfinite(values)
+    clean = np.where(finite, values, 0.0)
+
+    # Count of finite values among positions t-window .. t-1 (exact integer arithmetic).
+    finite_before = np.concatenate([[0], np.cumsum(finite, dtype=np.int64)])
+    positions = np.arange(n)
+    count = finite_before[:n] - finite_before[np.maximum(positions - window, 0)]
+
+    # Shift every window by its newest finite value before t: constant histories then give
+    # exactly zero deviations, and the one-pass variance stays well conditioned.
+    last_finite = np.maximum.accumulate(np.where(finite, positions, -1))
+    previous = np.concatenate([[-1], last_finite[:-1]])
+    shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)
+
+    padded_values = np.concatenate([np.zeros(window), clean])
+    padded_finite = np.concatenate([np.zeros(window), finite.astype(np.float64)])
+    total = np.zeros(n, dtype=np.float64)
+    total_sq = np.zeros(n, dtype=np.float64)
+    dev = np.empty(n, dtype=np.float64)
+    for j in range(window):  # j = 0 is position t - window; fixed order for every t
+        np.subtract(padded_values[j : j + n], shift, out=dev)
+        np.multiply(dev, padded_finite[j : j + n], out=dev)
+        total += dev
+        np.multiply(dev, dev, out=dev)
+        total_sq += dev
+
+    scores = np.full(n, np.nan, dtype=np.float64)
+    ok = finite & (count >= min_history)
+    if not np.any(ok):
+        return scores
+    cnt = count[ok].astype(np.float64)
+    mean_dev = total[ok] / cnt
+    var = np.maximum(total_sq[ok] / cnt - mean_dev * mean_dev, 0.0)
+    mean = shift[ok] + mean_dev
+    floor = np.maximum(rel_std_floor * np.abs(mean), np.finfo(np.float64).tiny)
+    std = np.maximum(np.sqrt(var), floor)
+    with np.errstate(over="ignore"):
+        z = (values[ok] - mean) / std
+    result = np.zeros(z.size, dtype=np.float64)
+    positive = z > 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        z_sq = z[positive] * z[positive]
+        result[positive] = np.where(np.isfinite(z_sq), z_sq / (1.0 + z_sq), 1.0)
+    scores[ok] = result
+    return scores
+
+
+def _as_1d(values: npt.ArrayLike, what: str) -> FloatArray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{what} must be a 1-D array, got shape {array.shape}")
+    return array

@@ -1,0 +1,410 @@
+"""Score one series' new points and write anomalies, events, predictions and the watermark.
+
+The daemon and `forecaster backfill` both call `process_series`: each step takes the points after
+the watermark (at most one chunk, never across a retraining cut-off), scores them with the model
+trained on data up to that cut-off, and commits rows and watermark in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster import registry
+from forecaster.config import PipelineSettings
+from forecaster.db import repository
+from forecaster.db.repository import ForecastRow, TimeRange
+from forecaster.db.session import transaction
+from forecaster.detector import OpenEvent, context_points, decide, group_events, severity_of
+from forecaster.errors import ModelArtifactError, SeriesTooShort
+from forecaster.predictor import one_step_predictions
+from forecaster.thresholds import make_threshold
+from forecaster.timeseries import RegularSeries, regularize
+from pipelines.context import AppContext
+from pipelines.models import ActiveModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SeriesReport:
+    """What processing one series did."""
+
+    series: str
+    points_read: int = 0
+    points_scored: int = 0
+    anomalies: int = 0
+    events: int = 0
+    models_trained: int = 0
+    last_ts: datetime | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One chunk of new points: the span read and which positions are new."""
+
+    series_id: int
+    span: RegularSeries
+    first_new: int
+    stop: int  # positions first_new..stop-1 are processed in this step
+    cutoff: int | None  # grid step of the training cut-off; None: warm-up (not scored)
+
+
+ProgressCallback = Callable[[int, datetime | None], None]
+
+
+def process_series(
+    context: AppContext,
+    pipeline: PipelineSettings,
+    name: str,
+    *,
+    until: datetime | None = None,
+    start: datetime | None = None,
+    run_id: int | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> SeriesReport:
+    """Process every point of `name` after its watermark up to `until`, chunk by chunk."""
+    report = SeriesReport(series=name)
+    started = time.perf_counter()
+    while True:
+        step = _next_step(context, pipeline, name, until=until, start=start, report=report)
+        if step is None:
+            break
+        _process_step(context, pipeline, name, step, run_id=run_id, report=report)
+        if on_progress is not None:
+            on_progress(step.stop - step.first_new, report.last_ts)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def pending_points(
+    context: AppContext, pipeline: PipelineSettings, name: str, until: datetime | None
+) -> int:
+    """Raw points after the watermark (for progress bars)."""
+    with transaction(context.sessions) as session:
+        row = repository.ensure_series(session=session, name=name)
+        mark = repository.get_watermark(session=session, pipeline=pipeline.name, series_id=row.id)
+        raw = context.source(pipeline.name).read(session, name, TimeRange.after(mark, until))
+    return len(raw)
+
+
+def _next_step(
+    context: AppContext,
+    pipeline: PipelineSettings,
+    name: str,
+    *,
+    until: datetime | None,
+    start: datetime | None,
+    report: SeriesReport,
+) -> _Step | None:
+    """Read the span the next chunk needs; None when there is nothing new."""
+    model = pipeline.model
+    with transaction(context.sessions) as session:
+        row = repository.ensure_series(session=session, name=name)
+        mark = repository.get_watermark(session=session, pipeline=pipeline.name, series_id=row.id)
+        if start is not None and (mark is None or mark < start):
+            # Points before --start are skipped, as if processed.
+            mark = pd.Timestamp(start).to_pydatetime() - pd.Timedelta(microseconds=1)
+        chain = _cutoff_chain(session, pipeline.name, row.id)
+        source = context.source(pipeline.name)
+        frequency = pipeline.preprocess.frequency or row.frequency
+        if mark is None or not chain or frequency is None:
+            read_from = None
+        else:
+            reach = context_points(pipeline.detection) + model.window + model.scoring_chunk + 8
+            offset = pd.tseries.frequencies.to_offset(frequency)
+            read_from = (pd.Timestamp(mark) - reach * offset).to_pydatetime()
+        raw = source.read(session, name, TimeRange(start=read_from, end=until))
+        if raw.empty:
+            return None
+        span = regularize(raw.rename(name), frequency, pipeline.preprocess.max_gap_fill)
+        if row.frequency is None:
+            row.frequency = span.frequency  # remember it: later reads need no inference
+        series_id = row.id
+    mark_ts = pd.Timestamp(mark) if mark is not None else None
+    first_new = 0 if mark_ts is None else int(span.index.searchsorted(mark_ts, side="right"))
+    if first_new >= len(span):
+        return None
+    if not chain:
+        if read_from is not None or len(span) < pipeline.training.initial_points:
+            if not report.notes:
+                report.notes.append(
+                    f"waiting for history: {len(span)} of {pipeline.training.initial_points} "
+                    "points needed before the first model"
+                )
+            return None
+        initial = int(span.steps[pipeline.training.initial_points - 1])
+    else:
+        initial = chain[0]
+    first_step = int(span.steps[first_new])
+    retrain = pipeline.training.retrain_every
+    if first_step <= initial:
+        cutoff, limit_step = None, initial
+    else:
+        cutoff = initial + (first_step - initial - 1) // retrain * retrain
+        limit_step = cutoff + retrain
+    # One chunk at most, and never across a cut-off: one model per transaction.
+    stop = min(
+        len(span),
+        first_new + pipeline.backfill_chunk,
+        int(np.searchsorted(span.steps, limit_step, side="right")),
+    )
+    report.points_read += stop - first_new
+    return _Step(
+        series_id=series_id, span=span.head(stop), first_new=first_new, stop=stop, cutoff=cutoff
+    )
+
+
+def _cutoff_chain(session: Any, pipeline: str, series_id: int) -> list[int]:
+    """Training cut-offs (grid steps) of the pipeline's walk-forward models, ascending."""
+    steps = {
+        int(v.metrics["cutoff_step"])
+        for v in repository.list_model_versions(
+            session=session, pipeline=pipeline, series_id=series_id
+        )
+        if isinstance(v.metrics, dict) and "cutoff_step" in v.metrics
+    }
+    return sorted(steps)
+
+
+def _process_step(
+    context: AppContext,
+    pipeline: PipelineSettings,
+    name: str,
+    step: _Step,
+    *,
+    run_id: int | None,
+    report: SeriesReport,
+) -> None:
+    span, first_new = step.span, step.first_new
+    last_ts = span.index[step.stop - 1].to_pydatetime()
+    if step.cutoff is None:  # warm-up: nothing to score yet
+        with transaction(context.sessions) as session:
+            repository.set_watermark(
+                session=session, pipeline=pipeline.name, series_id=step.series_id, last_ts=last_ts
+            )
+        report.last_ts = last_ts
+        return
+    active = _model_for_cutoff(context, pipeline, name, step, report)
+    network = context.models.network_for(active.model.settings)
+    new_positions = np.arange(first_new, step.stop)
+    predicted = np.full(len(span), np.nan)
+    predicted[first_new:] = one_step_predictions(active.model, network, span, new_positions)
+    with transaction(context.sessions) as session:
+        if first_new > 0:
+            # Errors of already scored points come from the predictions stored when they were
+            # scored, by the model current then: the same inputs a full replay would have.
+            stored = repository.read_one_step_predictions(
+                session=session,
+                pipeline=pipeline.name,
+                series_id=step.series_id,
+                time_range=TimeRange(
+                    start=span.index[0].to_pydatetime(),
+                    end=span.index[first_new - 1].to_pydatetime(),
+                ),
+            )
+            where = span.index[:first_new].get_indexer(pd.DatetimeIndex(stored.index))
+            ok = where >= 0
+            predicted[where[ok]] = stored.to_numpy()[ok]
+        decisions = decide(
+            span.values,
+            span.observed,
+            predicted,
+            span.steps,
+            first_new,
+            settings=pipeline.detection,
+            threshold=make_threshold(pipeline.detection.threshold),
+            reference_scale=_reference_scale(active),
+        )
+        _write(session, pipeline, step, active, decisions, run_id=run_id, report=report)
+        repository.set_watermark(
+            session=session, pipeline=pipeline.name, series_id=step.series_id, last_ts=last_ts
+        )
+    report.points_scored += int(np.isfinite(predicted[first_new:]).sum())
+    report.last_ts = last_ts
+
+
+def _reference_scale(active: ActiveModel) -> float | None:
+    rmse = active.model.metrics.get("rmse")
+    return float(rmse) if isinstance(rmse, int | float) and np.isfinite(rmse) and rmse > 0 else None
+
+
+def _write(
+    session: Any,
+    pipeline: PipelineSettings,
+    step: _Step,
+    active: ActiveModel,
+    decisions: Any,
+    *,
+    run_id: int | None,
+    report: SeriesReport,
+) -> None:
+    span = step.span
+    positions = decisions.positions
+    ok = np.isfinite(decisions.predicted) & span.observed[positions]
+    band_low, band_high = (float(b) for b in active.model.band[0])
+    forecasts = [
+        ForecastRow(
+            issued_at=span.index[p - 1].to_pydatetime(),
+            ts=span.index[p].to_pydatetime(),
+            step=1,
+            predicted=float(v),
+            lower=float(v) + band_low,
+            upper=float(v) + band_high,
+        )
+        for p, v in zip(positions[ok], decisions.predicted[ok], strict=True)
+    ]
+    repository.upsert_forecasts(
+        session=session,
+        pipeline=pipeline.name,
+        series_id=step.series_id,
+        model_version_id=active.version_id,
+        rows=forecasts,
+    )
+    flagged = np.flatnonzero(decisions.anomalous)
+    rows = [
+        {
+            "pipeline": pipeline.name,
+            "series_id": step.series_id,
+            "ts": span.index[positions[k]].to_pydatetime(),
+            "observed": float(span.values[positions[k]]),
+            "predicted": float(decisions.predicted[k]),
+            "residual": float(decisions.residual[k]),
+            "threshold": float(decisions.threshold[k]),
+            "score": float(decisions.score[k]),
+            "severity": severity_of(float(decisions.score[k])),
+            "direction": str(decisions.direction[k]),
+            "model_version_id": active.version_id,
+            "run_id": run_id,
+        }
+        for k in flagged
+    ]
+    report.anomalies += repository.upsert_anomalies(session=session, rows=rows)
+    if not len(flagged):
+        return
+    previous = repository.last_event(
+        session=session, pipeline=pipeline.name, series_id=step.series_id
+    )
+    open_event = None
+    if previous is not None:
+        end = pd.Timestamp(previous.end_ts)
+        where = span.index.get_indexer(pd.DatetimeIndex([end]))[0]
+        open_event = OpenEvent(
+            start_ts=pd.Timestamp(previous.start_ts),
+            end_ts=end,
+            end_step=int(span.steps[where]) if where >= 0 else None,
+            peak_ts=pd.Timestamp(previous.peak_ts),
+            peak_score=previous.peak_score,
+            n_points=previous.n_points,
+            direction=previous.direction,
+        )
+    drafts = group_events(
+        span.index[positions[flagged]],
+        span.steps[positions[flagged]],
+        decisions.score[flagged],
+        decisions.direction[flagged],
+        merge_gap=pipeline.detection.merge_gap,
+        open_event=open_event,
+    )
+    now = pd.Timestamp.now(tz="UTC").to_pydatetime()
+    event_rows = [
+        {
+            "pipeline": pipeline.name,
+            "series_id": step.series_id,
+            "start_ts": d.start_ts.to_pydatetime(),
+            "end_ts": d.end_ts.to_pydatetime(),
+            "peak_ts": d.peak_ts.to_pydatetime(),
+            "peak_score": d.peak_score,
+            "n_points": d.n_points,
+            "direction": d.direction,
+            "severity": d.severity,
+            "run_id": run_id,
+            "updated_at": now,
+        }
+        for d in drafts
+    ]
+    written = repository.upsert_events(session=session, rows=event_rows)
+    extended = open_event is not None and drafts[0].start_ts == open_event.start_ts
+    report.events += written - (1 if extended else 0)
+
+
+def _model_for_cutoff(
+    context: AppContext,
+    pipeline: PipelineSettings,
+    name: str,
+    step: _Step,
+    report: SeriesReport,
+) -> ActiveModel:
+    """The walk-forward model of a cut-off: stored, or trained now on data up to it."""
+    assert step.cutoff is not None
+    cutoff = step.cutoff
+    with transaction(context.sessions) as session:
+        rows = [
+            v
+            for v in repository.list_model_versions(
+                session=session, pipeline=pipeline.name, series_id=step.series_id
+            )
+            if isinstance(v.metrics, dict) and v.metrics.get("cutoff_step") == cutoff
+        ]
+    for row in reversed(rows):
+        try:
+            stored = registry.load_model_at(
+                _artifact_path(context, pipeline.name, name, row.version),
+                context.models.network_for,
+            )
+        except ModelArtifactError as exc:
+            log.warning("%s; retraining", exc)
+            continue
+        if stored.model.settings == pipeline.model:
+            return ActiveModel(
+                model=stored.model, version=row.version, version_id=row.id, path=stored.path
+            )
+    data = _training_data(context, pipeline, name, cutoff)
+    active = context.models.train_and_store(
+        context.sessions,
+        pipeline=pipeline.name,
+        series=name,
+        series_id=step.series_id,
+        data=data,
+        settings=pipeline.model,
+        reason=f"walk-forward cut-off at step {cutoff}",
+        extra_metrics={"cutoff_step": cutoff},
+    )
+    report.models_trained += 1
+    return active
+
+
+def _artifact_path(context: AppContext, pipeline: str, series: str, version: int) -> Any:
+    return registry.series_directory(context.settings.model_dir, pipeline, series) / str(version)
+
+
+def _training_data(
+    context: AppContext, pipeline: PipelineSettings, name: str, cutoff: int
+) -> RegularSeries:
+    """Regular points with grid step <= cutoff, ending on a real observation (no fill that
+    would depend on a later point), whatever the span read."""
+    with transaction(context.sessions) as session:
+        row = repository.ensure_series(session=session, name=name)
+        frequency = pipeline.preprocess.frequency or row.frequency
+        raw = context.source(pipeline.name).read(session, name)
+    full = regularize(raw.rename(name), frequency, pipeline.preprocess.max_gap_fill)
+    stop = int(np.searchsorted(full.steps, cutoff, side="right"))
+    while stop > 0 and not full.observed[stop - 1]:
+        stop -= 1
+    if stop == 0:
+        raise SeriesTooShort(f"series {name!r} has no points before its first training cut-off")
+    return full.head(stop)
