@@ -440,6 +440,67 @@ def backfill(
         raise typer.Exit(1)
 
 
+@app.command("evaluate")
+def evaluate_command(
+    data: Annotated[Path, typer.Option(help="NAB-format corpus: DIR/<category>/<file>.csv.")],
+    labels: Annotated[Path, typer.Option(help="Labels JSON: 'category/file.csv' -> windows.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Also write the full report as JSON here.")
+    ] = None,
+    pipeline: PipelineOption = None,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Backfill a labelled corpus with the pipeline's settings in a scratch database and score
+    it (NAB profiles, event precision/recall/F1) beside a rolling k-sigma baseline."""
+    import json
+
+    from pipelines.evaluate import evaluate
+
+    settings = _settings(config, verbose)
+    with _progress() as progress:
+
+        def on_series(name: str, pending: int):  # type: ignore[no-untyped-def]
+            task = progress.add_task(name, total=max(pending, 1))
+            return lambda points, _last: progress.advance(task, points)
+
+        result = evaluate(settings, pipeline, data, labels, on_series=on_series)
+    table = Table(
+        "group", "files", "detector", "NAB standard", "low FP", "low FN", "precision", "recall",
+        "F1", title=f"evaluate: pipeline {result.pipeline} on {data}",
+    )  # fmt: skip
+    groups = [(name, result.product.categories[name], result.baseline.categories[name])
+              for name in sorted(result.product.categories)]  # fmt: skip
+    groups.append(("total", result.product.total, result.baseline.total))
+    for name, product, baseline in groups:
+        for label, group in (("forecaster", product), ("baseline", baseline)):
+            nab = group.nab
+            table.add_row(
+                name if label == "forecaster" else "", str(group.files), label,
+                _score_text(nab["standard"].score), _score_text(nab["reward_low_FP_rate"].score),
+                _score_text(nab["reward_low_FN_rate"].score), f"{group.overlap.precision:.2f}",
+                f"{group.overlap.recall:.2f}", f"{group.overlap.f1:.2f}",
+            )  # fmt: skip
+    out.print(table)
+    failed = result.run.failed
+    for report in failed:
+        err.print(f"[yellow]series {report.series} failed:[/] {report.error}")
+    if out_file is not None:
+        payload = {
+            "pipeline": result.pipeline,
+            "data": str(data),
+            "forecaster": result.product.to_dict(),
+            "baseline": result.baseline.to_dict(),
+            "failed_series": {r.series: r.error for r in failed},
+        }
+        out_file.write_text(json.dumps(payload, indent=2) + "\n")
+        out.print(f"report written to {out_file}")
+
+
+def _score_text(score: float | None) -> str:
+    return "n/a" if score is None else f"{score:.1f}"
+
+
 @app.command("check-config")
 def check_config(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     """Validate the config file and print the settings it resolves to."""
