@@ -104,7 +104,7 @@ class ModelSettings(StrictModel):
         default_factory=list, description="Extra inputs: hour_of_day, day_of_week."
     )
     loss: Literal["huber", "mse", "mae"] = "huber"
-    epochs: int = Field(default=20, ge=1)
+    epochs: int = Field(default=16, ge=1)
     batch_size: int = Field(default=64, ge=1)
     learning_rate: float = Field(default=5e-3, gt=0)
     patience: int = Field(default=4, ge=0, description="Early stopping patience (epochs).")
