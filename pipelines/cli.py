@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -214,6 +216,18 @@ def _progress() -> Progress:
     )
 
 
+def _series_task(
+    progress: Progress, name: str, pending: int
+) -> Callable[[int, datetime | None], None]:
+    """A progress bar for one series; returns the callback that advances it by points done."""
+    task = progress.add_task(name, total=max(pending, 1))
+
+    def advance(points: int, _last: datetime | None) -> None:
+        progress.advance(task, points)
+
+    return advance
+
+
 def _print_ingest_report(report: IngestReport, on_duplicate: str) -> None:
     parsed = report.file
     points = parsed.points
@@ -405,18 +419,9 @@ def backfill(
     context = _context(config, verbose)
     try:
         with _progress() as progress:
-
-            def on_series(name: str, pending: int):  # type: ignore[no-untyped-def]
-                task = progress.add_task(name, total=max(pending, 1))
-
-                def advance(points: int, _last: object) -> None:
-                    progress.advance(task, points)
-
-                return advance
-
             result = run_pipeline(
                 context, pipeline, kind="backfill", names=series or (), start=start_ts,
-                end=end_ts, on_series=on_series,
+                end=end_ts, on_series=partial(_series_task, progress),
             )  # fmt: skip
     finally:
         context.close()
@@ -459,12 +464,9 @@ def evaluate_command(
 
     settings = _settings(config, verbose)
     with _progress() as progress:
-
-        def on_series(name: str, pending: int):  # type: ignore[no-untyped-def]
-            task = progress.add_task(name, total=max(pending, 1))
-            return lambda points, _last: progress.advance(task, points)
-
-        result = evaluate(settings, pipeline, data, labels, on_series=on_series)
+        result = evaluate(
+            settings, pipeline, data, labels, on_series=partial(_series_task, progress)
+        )
     table = Table(
         "group", "files", "detector", "NAB standard", "low FP", "low FN", "precision", "recall",
         "F1", title=f"evaluate: pipeline {result.pipeline} on {data}",

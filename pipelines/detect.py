@@ -17,18 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecaster import registry
 from forecaster.config import PipelineSettings
 from forecaster.db import repository
 from forecaster.db.repository import ForecastRow, TimeRange
 from forecaster.db.session import transaction
 from forecaster.detector import OpenEvent, context_points, decide, group_events, severity_of
-from forecaster.errors import ModelArtifactError, SeriesTooShort
+from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort
 from forecaster.predictor import one_step_predictions
 from forecaster.thresholds import make_threshold
 from forecaster.timeseries import RegularSeries, regularize
 from pipelines.context import AppContext
 from pipelines.models import ActiveModel
+from pipelines.train import load_series
 
 log = logging.getLogger(__name__)
 
@@ -362,11 +362,8 @@ def _model_for_cutoff(
         ]
     for row in reversed(rows):
         try:
-            stored = registry.load_model_at(
-                _artifact_path(context, pipeline.name, name, row.version),
-                context.models.network_for,
-            )
-        except ModelArtifactError as exc:
+            stored = context.models.load_version(pipeline.name, name, row.version)
+        except (ModelArtifactError, ModelNotFound) as exc:
             log.warning("%s; retraining", exc)
             continue
         if stored.model.settings == pipeline.model:
@@ -388,20 +385,13 @@ def _model_for_cutoff(
     return active
 
 
-def _artifact_path(context: AppContext, pipeline: str, series: str, version: int) -> Any:
-    return registry.series_directory(context.settings.model_dir, pipeline, series) / str(version)
-
-
 def _training_data(
     context: AppContext, pipeline: PipelineSettings, name: str, cutoff: int
 ) -> RegularSeries:
     """Regular points with grid step <= cutoff, ending on a real observation (no fill that
     would depend on a later point), whatever the span read."""
     with transaction(context.sessions) as session:
-        row = repository.ensure_series(session=session, name=name)
-        frequency = pipeline.preprocess.frequency or row.frequency
-        raw = context.source(pipeline.name).read(session, name)
-    full = regularize(raw.rename(name), frequency, pipeline.preprocess.max_gap_fill)
+        full = load_series(context, session, pipeline, name).data
     stop = int(np.searchsorted(full.steps, cutoff, side="right"))
     while stop > 0 and not full.observed[stop - 1]:
         stop -= 1

@@ -68,9 +68,10 @@ def evaluate(
             events = _events_by_series(context.sessions)
         finally:
             context.close()
-    timestamps = {f.key: pd.DatetimeIndex(read_nab_series(f.path).index) for f in files}
+    raw = {f.key: read_nab_series(f.path) for f in files}
+    timestamps = {key: pd.DatetimeIndex(values.index) for key, values in raw.items()}
     product_events = {f.key: events.get(f.key, []) for f in files}
-    baseline_events = {f.key: rolling_sigma_events(read_nab_series(f.path)) for f in files}
+    baseline_events = {key: rolling_sigma_events(values) for key, values in raw.items()}
     return Evaluation(
         product=_score(files, product_events, timestamps),
         baseline=_score(files, baseline_events, timestamps),

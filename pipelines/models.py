@@ -58,10 +58,14 @@ class ModelRuntime:
         versions = registry.list_versions(self.root, pipeline, series)
         if not versions:
             raise ModelNotFound(f"no trained model for series {series!r} in pipeline {pipeline!r}")
-        key = (pipeline, series, versions[-1])
+        return self.load_version(pipeline, series, versions[-1])
+
+    def load_version(self, pipeline: str, series: str, version: int) -> registry.StoredModel:
+        """One stored version, read from disk once per process; ModelArtifactError."""
+        key = (pipeline, series, version)
         if key not in self._loaded:
             self._loaded[key] = registry.load_model(
-                self.root, pipeline, series, self.network_for, versions[-1]
+                self.root, pipeline, series, self.network_for, version
             )
         return self._loaded[key]
 

@@ -299,37 +299,22 @@ def upsert_forecasts(
     rows: Sequence[ForecastRow],
 ) -> int:
     """Insert or replace forecasts keyed by (pipeline, series, issued_at, ts); returns the count."""
-    if not rows:
-        return 0
-    table = Forecast.__table__
-    insert = _dialect_insert(session)(table)
-    statement = insert.on_conflict_do_update(
-        index_elements=[table.c.pipeline, table.c.series_id, table.c.issued_at, table.c.ts],
-        set_={
-            "step": insert.excluded.step,
-            "predicted": insert.excluded.predicted,
-            "lower": insert.excluded.lower,
-            "upper": insert.excluded.upper,
-            "model_version_id": insert.excluded.model_version_id,
-        },
-    )
     payload = [
         {
             "pipeline": pipeline,
             "series_id": series_id,
-            "model_version_id": model_version_id,
             "issued_at": r.issued_at,
             "ts": r.ts,
             "step": r.step,
             "predicted": r.predicted,
             "lower": r.lower,
             "upper": r.upper,
+            "model_version_id": model_version_id,
         }
         for r in rows
     ]
-    for start in range(0, len(payload), UPSERT_BATCH_ROWS):
-        session.execute(statement, payload[start : start + UPSERT_BATCH_ROWS])
-    return len(payload)
+    keys = ("pipeline", "series_id", "issued_at", "ts")
+    return _upsert_rows(session, Forecast.__table__, keys, payload)
 
 
 def list_model_versions(*, session: Session, pipeline: str, series_id: int) -> list[ModelVersion]:
