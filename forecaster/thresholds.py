@@ -250,8 +250,8 @@ class DynamicThreshold(WindowedThreshold):
         linked = series.linked[low : int(ranks[-1]) + 1].copy()
         linked[0] = False
         above = values > eps
-        joined = np.zeros(values.size, dtype=np.bool_)
-        joined[1:] = above[:-1] & linked[1:]
+        joined = np.zeros(values.size, dtype=np.bool_)  # above and in the run before it
+        joined[1:] = above[:-1] & above[1:] & linked[1:]
         starts = above & ~joined
         run_start = np.flatnonzero(starts)
         run_id = np.cumsum(starts) - 1  # at a non-anomalous index: the last run before it
@@ -272,8 +272,8 @@ class DynamicThreshold(WindowedThreshold):
                 if run_start[first] < begin:  # run cut by the window start
                     others.append(float(values[begin : int(run_last[first]) + 1].max()))
                     first += 1
-                peaks = full_peaks[first:own]
-                others.extend(peaks[peaks <= own_peak].tolist())
+                others.extend(full_peaks[first:own].tolist())
+                others = [peak for peak in others if peak <= own_peak]
             quiet_max = float(quiet[begin : end + 1].max())
             chain = [own_peak, *sorted(others, reverse=True)]
             chain.append(quiet_max if quiet_max > -np.inf else 0.0)

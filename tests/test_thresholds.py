@@ -196,6 +196,32 @@ def test_grouped_pruning_matches_the_literal_rule(seed: int) -> None:
         assert result.anomalous[position] == keep, position
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_grouped_pruning_matches_the_literal_rule_with_runs_cut_by_the_window(seed: int) -> None:
+    # Smoothed errors come in long runs: bursts longer than the window, so the oldest run
+    # of a candidate's window is often cut by the window start.
+    rng = np.random.default_rng(100 + seed)
+    n = 600
+    errors = np.abs(rng.normal(size=n))
+    for begin in rng.integers(0, n - 60, size=8):
+        errors[begin : begin + int(rng.integers(15, 60))] += rng.uniform(3, 9)
+    steps = np.arange(n) + 7
+    threshold = DynamicThreshold(
+        window=int(rng.integers(10, 40)), refit_every=int(rng.integers(50, 200)), min_history=5
+    )
+    result = threshold.decide(errors, steps)
+    series = _validate(errors, steps, 0, None)
+    candidates = np.flatnonzero(errors > result.threshold)
+    assert candidates.size > 0
+    for position in candidates:
+        begin = max(0, position + 1 - threshold.window)
+        linked = series.linked[begin : position + 1].copy()
+        linked[0] = False
+        eps = float(result.threshold[position])
+        keep = _prune_keeps(errors[begin : position + 1], linked, eps, threshold.prune)
+        assert result.anomalous[position] == keep, position
+
+
 # --- static and robust ------------------------------------------------------------------
 
 
