@@ -21,7 +21,7 @@ from forecaster.model import Network, NetworkPool
 from forecaster.predictor import TrainedModel, one_step_predictions
 from forecaster.timeseries import RegularSeries, regularize
 from forecaster.training import train_model
-from forecaster.windowing import model_inputs
+from forecaster.windowing import model_inputs, seasonal_period
 
 
 def synthetic(n: int, seed: int) -> RegularSeries:
@@ -49,8 +49,9 @@ def sequence_scoring(model: TrainedModel, network: Network, batch: list[RegularS
 
 def window_scoring(model: TrainedModel, network: Network, batch: list[RegularSeries]) -> None:
     window = model.settings.window
+    period = seasonal_period(model.settings.seasonality, model.frequency)
     for series in batch:
-        inputs = model_inputs(series, model.scaler, model.settings.calendar)
+        inputs = model_inputs(series, model.scaler, model.settings.calendar, period)
         views = np.lib.stride_tricks.sliding_window_view(inputs, window, axis=0)
         network.predict_windows(np.ascontiguousarray(views.transpose(0, 2, 1))[:-1])
 

@@ -71,13 +71,13 @@ class DetectionSettings(StrictModel):
     """How forecast errors become anomaly scores, decisions and events."""
 
     smoothing_span: int = Field(
-        default=10, ge=1, description="EWMA span of the error smoothing (alpha = 2/(span+1))."
+        default=20, ge=1, description="EWMA span of the error smoothing (alpha = 2/(span+1))."
     )
     smoothing_length: int = Field(
-        default=50,
+        default=100,
         ge=1,
         description="Length of the truncated EWMA kernel: a smoothed error depends on this "
-        "many points exactly (50 keeps all but 0.005% of the weight of span 10).",
+        "many points exactly (100 keeps all but 0.005% of the weight of span 20).",
     )
     score_window: int = Field(
         default=1000,
@@ -92,7 +92,7 @@ class DetectionSettings(StrictModel):
     )
     threshold: ThresholdSettings = ThresholdSettings()
     merge_gap: int = Field(
-        default=3,
+        default=10,
         ge=0,
         description="Anomalous points separated by at most this many non-anomalous grid "
         "steps belong to one event.",

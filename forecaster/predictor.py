@@ -11,7 +11,7 @@ import pandas as pd
 from forecaster.config import ModelSettings
 from forecaster.model import Network
 from forecaster.timeseries import RegularSeries, future_index
-from forecaster.windowing import Scaler, model_inputs, scoring_plan
+from forecaster.windowing import Scaler, model_inputs, scoring_plan, seasonal_period
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ def horizon_outputs(
     the point before targets[k]). Cost: about (len(positions) + window + chunk) cell steps.
     """
     network.weights = model.weights
-    inputs = model_inputs(series, model.scaler, model.settings.calendar)
+    period = seasonal_period(model.settings.seasonality, model.frequency)
+    inputs = model_inputs(series, model.scaler, model.settings.calendar, period)
     plan = scoring_plan(
         series.steps,
         series.segment_starts,

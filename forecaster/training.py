@@ -12,7 +12,13 @@ from forecaster.errors import SeriesTooShort
 from forecaster.model import Network
 from forecaster.predictor import TrainedModel, horizon_outputs
 from forecaster.timeseries import RegularSeries
-from forecaster.windowing import Scaler, model_inputs, require_trainable, training_sequences
+from forecaster.windowing import (
+    Scaler,
+    model_inputs,
+    require_trainable,
+    seasonal_period,
+    training_sequences,
+)
 
 
 def series_seed(settings: ModelSettings, pipeline: str, series: str) -> int:
@@ -35,7 +41,8 @@ def train_model(
     """
     require_trainable(series, settings.min_train_points, name)
     scaler = Scaler.fit(series.values[series.observed], name)
-    inputs = model_inputs(series, scaler, settings.calendar)
+    period = seasonal_period(settings.seasonality, series.frequency)
+    inputs = model_inputs(series, scaler, settings.calendar, period)
     targets = scaler.transform(series.values)
     n = len(series)
     val_start = _validation_start(n, settings)

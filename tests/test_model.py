@@ -16,7 +16,7 @@ from forecaster.model import NetworkPool
 from forecaster.predictor import TrainedModel, forecast_next, one_step_predictions
 from forecaster.timeseries import RegularSeries, regularize
 from forecaster.training import train_model
-from forecaster.windowing import Scaler, model_inputs, scoring_plan
+from forecaster.windowing import Scaler, model_inputs, scoring_plan, seasonal_period
 
 TINY = ModelSettings(
     units=12, window=24, horizon=4, epochs=25, batch_size=32, max_train_samples=384, patience=5
@@ -91,7 +91,8 @@ def test_sequence_mode_matches_sliding_windows(
     network.weights = model.weights
     positions = np.arange(TINY.window, len(series))
     sequence = one_step_predictions(model, network, series, positions)
-    inputs = model_inputs(series, model.scaler, TINY.calendar)
+    period = seasonal_period(TINY.seasonality, series.frequency)
+    inputs = model_inputs(series, model.scaler, TINY.calendar, period)
     windows = np.stack([inputs[p - TINY.window : p] for p in positions])
     windowed_change = network.predict_windows(windows)[:, 0]
     windowed = model.scaler.inverse(windowed_change + inputs[positions - 1, 0])
@@ -111,8 +112,11 @@ def test_incremental_scoring_equals_full_rescoring(
     network = pool.for_settings(TINY)
     n, new = len(series), 7
     full = one_step_predictions(model, network, series, np.arange(n))
-    # Read only the tail a daemon would read: the new points plus one window and one chunk.
-    tail_start = n - new - TINY.window - TINY.scoring_chunk
+    # Read only the tail a daemon would read: the new points plus one window, one chunk and
+    # one season (the seasonal lag inputs of the warm-up steps).
+    season = seasonal_period(TINY.seasonality, series.frequency)
+    assert season == 24
+    tail_start = n - new - TINY.window - TINY.scoring_chunk - season
     tail = RegularSeries(
         index=series.index[tail_start:],
         values=series.values[tail_start:],

@@ -407,7 +407,7 @@ def test_detection_settings_defaults_and_nesting() -> None:
     settings = DetectionSettings.model_validate({"threshold": {"method": "robust"}})
     assert settings.threshold.method == "robust"
     assert settings.threshold.window == settings.score_window == 1000
-    assert (settings.smoothing_span, settings.smoothing_length) == (10, 50)
-    assert (settings.merge_gap, settings.min_score) == (3, 0.94)
+    assert (settings.smoothing_span, settings.smoothing_length) == (20, 100)
+    assert (settings.merge_gap, settings.min_score) == (10, 0.94)
     with pytest.raises(ValidationError):
         settings.merge_gap = 4
