@@ -117,7 +117,20 @@ class ModelSettings(StrictModel):
     band_coverage: float = Field(
         default=0.9, gt=0.0, lt=1.0, description="Share of validation errors inside the band."
     )
+    seasonality: int | Literal["auto", "none"] = Field(
+        default="auto",
+        description="Season length in steps: the network also sees the value one season before "
+        "each target, so repeating patterns (a daily cycle in 5-minute data) are foreseen. "
+        "auto: one day below daily data, one week for daily (D) and business-day (B) data.",
+    )
     seed: int = Field(default=0, description="Mixed with the series name into the model seed.")
+
+    @field_validator("seasonality")
+    @classmethod
+    def _season_is_positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 2:
+            raise ValueError("a season is at least 2 steps (or 'auto', or 'none')")
+        return value
 
     @property
     def scoring_chunk(self) -> int:
@@ -145,6 +158,93 @@ class TrainingSchedule(StrictModel):
         description="Grid steps between retrainings; each model scores the points after its "
         "training cut-off until the next cut-off.",
     )
+    cron: str | None = Field(
+        default=None,
+        description="Daemon only: also retrain every series on this crontab schedule (UTC).",
+    )
+    drift_factor: float | None = Field(
+        default=2.0,
+        gt=1.0,
+        description="Daemon only: retrain a series when the mean absolute one-step error of its "
+        "last drift_window scored points exceeds this multiple of its model's validation MAE "
+        "(null: off).",
+    )
+    drift_window: int = Field(
+        default=200, ge=10, description="Scored points the drift check averages over."
+    )
+    check_every: str = Field(
+        default="1h",
+        description="Daemon only: how often the retraining job checks for drift when no cron "
+        "is given.",
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_is_valid(cls, value: str | None) -> str | None:
+        return None if value is None else _check_cron(value)
+
+    @field_validator("check_every")
+    @classmethod
+    def _check_every_is_duration(cls, value: str) -> str:
+        return _check_duration(value, "check_every")
+
+
+def _check_duration(value: str, what: str) -> str:
+    """A positive duration in pandas notation (30s, 5min, 1h, 1d)."""
+    import pandas as pd  # config loading stays light unless durations are given
+
+    try:
+        duration = pd.Timedelta(value)
+    except ValueError:
+        raise ValueError(f"{what}: not a duration: {value!r} (e.g. 30s, 5min, 1h)") from None
+    if duration <= pd.Timedelta(0):
+        raise ValueError(f"{what}: must be positive, got {value!r}")
+    return value
+
+
+def _check_cron(value: str) -> str:
+    """A five-field crontab expression (minute hour day month day-of-week), evaluated in UTC."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from forecaster.crontab import standard_crontab
+
+    try:
+        CronTrigger.from_crontab(standard_crontab(value), timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"not a valid cron expression {value!r}: {exc}") from None
+    return value
+
+
+class ScheduleSettings(StrictModel):
+    """When the daemon runs a pipeline's detection cycle: an interval or a cron expression."""
+
+    every: str | None = Field(
+        default=None, description="Interval between cycles (30s, 5min, 1h); default 1min."
+    )
+    cron: str | None = Field(
+        default=None, description="Crontab expression in UTC, e.g. '*/5 * * * *'."
+    )
+
+    @field_validator("every")
+    @classmethod
+    def _every_is_duration(cls, value: str | None) -> str | None:
+        return None if value is None else _check_duration(value, "every")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_is_valid(cls, value: str | None) -> str | None:
+        return None if value is None else _check_cron(value)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ScheduleSettings:
+        if self.every is not None and self.cron is not None:
+            raise ValueError("give either every or cron, not both")
+        return self
+
+    @property
+    def interval(self) -> str | None:
+        """The interval in effect (None when a cron expression schedules the cycles)."""
+        return None if self.cron is not None else (self.every or "1min")
 
 
 class SeriesSelector(StrictModel):
@@ -167,6 +267,7 @@ class PipelineSettings(StrictModel):
     model: ModelSettings = ModelSettings()
     training: TrainingSchedule = TrainingSchedule()
     detection: DetectionSettings = DetectionSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     backfill_chunk: int = Field(
         default=2000,
         ge=1,
@@ -181,10 +282,34 @@ class PipelineSettings(StrictModel):
         return value
 
 
+class DaemonSettings(StrictModel):
+    """How `forecaster daemon` runs its jobs and shares series between replicas."""
+
+    lease_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A replica's claim on a series lasts this long (renewed while it works); "
+        "a replica that dies releases its series for the others after it.",
+    )
+    retry_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="How long a cycle keeps retrying (with backoff) while the database is "
+        "unreachable before it gives up; the next cycle resumes from the watermarks.",
+    )
+    misfire_grace_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A cycle that could not start on time still runs if this late; missed "
+        "cycles are coalesced into one.",
+    )
+
+
 class Settings(StrictModel):
     """The whole configuration, as validated from the file plus environment overrides."""
 
     database: DatabaseSettings = DatabaseSettings()
+    daemon: DaemonSettings = DaemonSettings()
     model_dir: Path = Field(default=Path("models"), description="Root of the model store.")
     pipelines: list[PipelineSettings] = Field(
         default_factory=lambda: [PipelineSettings(name="default")]

@@ -75,7 +75,9 @@ def decide(
     for errors in (high, low):
         smoothed = smooth_errors(errors, settings.smoothing_span, settings.smoothing_length)
         result = threshold.decide(smoothed, steps, start, reference_scale=reference_scale)
-        scores = tail_scores(smoothed, settings.score_window, settings.score_min_history)[start:]
+        scores = tail_scores(
+            smoothed, settings.score_window, settings.score_min_history, start=start
+        )[start:]
         flagged = result.anomalous & np.isfinite(scores) & (scores >= settings.min_score)
         sides.append((result.threshold, np.nan_to_num(scores, nan=-1.0), flagged))
     (eps_h, score_h, flag_h), (eps_l, score_l, flag_l) = sides

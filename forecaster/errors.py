@@ -39,3 +39,7 @@ class ModelArtifactError(ForecasterError):
 
 class ModelNotFound(ForecasterError):
     """No trained model exists for a pipeline and series."""
+
+
+class DaemonAlreadyRunning(ForecasterError):
+    """Another daemon holds the single-daemon lock of an SQLite database."""

@@ -21,8 +21,9 @@ from forecaster.config import ModelSettings
 from forecaster.errors import ModelArtifactError
 from forecaster.windowing import ScoringPlan, SequenceSet, n_features
 
-# Runs are scored in batches of exactly this many sequences (see Network.predict_plan).
-PREDICT_BATCH_RUNS = 128
+# Runs are scored in batches of exactly this many sequences (see Network.predict_plan): small
+# enough that a daemon cycle's single run is cheap, large enough to keep backfill efficient.
+PREDICT_BATCH_RUNS = 16
 
 
 @contextmanager
@@ -97,6 +98,7 @@ class Network:
 
         self.horizon = settings.horizon
         self.n_features = n_features
+        self._loaded_list: list[np.ndarray] | None = None  # the weights list last set
         layer_type = keras.layers.GRU if settings.cell == "gru" else keras.layers.LSTM
         inputs = keras.Input(shape=(None, n_features), name="inputs")
         hidden = inputs
@@ -134,10 +136,16 @@ class Network:
 
     @weights.setter
     def weights(self, values: list[np.ndarray]) -> None:
+        # Setting weights costs milliseconds; a model scored twice in a row (detection, then
+        # its forecast) sets them once. The list of a loaded model is never mutated.
+        if values is self._loaded_list:
+            return
         self.model.set_weights(values)
+        self._loaded_list = values
 
     def reset(self, seed: int) -> None:
         """Fresh initial weights from `seed`, a zeroed optimizer and reseeded randomness."""
+        self._loaded_list = None
         keras = import_keras()
         keras.utils.set_random_seed(seed)
         initial = []
@@ -164,6 +172,7 @@ class Network:
         `settings` supplies the training schedule (epochs, batch size, patience), which may
         differ between models sharing this network's architecture.
         """
+        self._loaded_list = None  # training changes the weights in place
         keras = import_keras()
         s = settings
         validation_data = None
@@ -234,6 +243,7 @@ class Network:
 
     def load(self, path: Path) -> list[np.ndarray]:
         """Read weights from a .keras file into this network and return them."""
+        self._loaded_list = None
         try:
             self.model.load_weights(path)
         except Exception as exc:  # corrupt zip, wrong shapes, missing file: all the same to users

@@ -72,6 +72,7 @@ def tail_scores(
     min_history: int,
     *,
     rel_std_floor: float = DEFAULT_REL_STD_FLOOR,
+    start: int = 0,
 ) -> FloatArray:
     """Anomaly score in [0, 1] per point, comparable across series.
 
@@ -84,6 +85,7 @@ def tail_scores(
     constant history scores 1 for a clearly larger error and 0 for an equal one. NaN where
     e_t is NaN or fewer than `min_history` finite previous values exist. output[t] depends
     only on smoothed[t-window .. t] and is bit-identical for any array holding those points.
+    Only positions start.. are scored (earlier ones are NaN): the cost is (n - start) · window.
     """
     values = _as_1d(smoothed, "smoothed")
     if window < 1:
@@ -93,6 +95,8 @@ def tail_scores(
     if not rel_std_floor >= 0:
         raise ValueError(f"rel_std_floor must be >= 0, got {rel_std_floor}")
     n = values.size
+    if not 0 <= start <= n:
+        raise ValueError(f"start must be in 0..{n}, got {start}")
     finite = np.isfinite(values)
     clean = np.where(finite, values, 0.0)
 
@@ -105,22 +109,36 @@ def tail_scores(
     # exactly zero deviations, and the one-pass variance stays well conditioned.
     last_finite = np.maximum.accumulate(np.where(finite, positions, -1))
     previous = np.concatenate([[-1], last_finite[:-1]])
-    shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)
+    shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)[start:]
 
-    padded_values = np.concatenate([np.zeros(window), clean])
-    padded_finite = np.concatenate([np.zeros(window), finite.astype(np.float64)])
-    total = np.zeros(n, dtype=np.float64)
-    total_sq = np.zeros(n, dtype=np.float64)
-    dev = np.empty(n, dtype=np.float64)
-    for j in range(window):  # j = 0 is position t - window; fixed order for every t
-        np.subtract(padded_values[j : j + n], shift, out=dev)
-        np.multiply(dev, padded_finite[j : j + n], out=dev)
-        total += dev
-        np.multiply(dev, dev, out=dev)
-        total_sq += dev
+    # Output t (from start) sums padded[t + j] for j = 0..window-1: positions t-window..t-1.
+    padded_values = np.concatenate([np.zeros(window), clean])[start:]
+    padded_finite = np.concatenate([np.zeros(window), finite.astype(np.float64)])[start:]
+    m = n - start
+    total = np.zeros(m, dtype=np.float64)
+    total_sq = np.zeros(m, dtype=np.float64)
+    if m > 0 and m * 8 <= window:
+        # Few outputs (a daemon cycle): one row per output, summed by np.add.accumulate,
+        # which adds left to right exactly like the loop below: the same bits either way.
+        rows = np.lib.stride_tricks.sliding_window_view(padded_values[: m + window - 1], window)
+        seen = np.lib.stride_tricks.sliding_window_view(padded_finite[: m + window - 1], window)
+        dev_rows = (rows - shift[:, None]) * seen
+        total[:] = np.add.accumulate(dev_rows, axis=1)[:, -1]
+        total_sq[:] = np.add.accumulate(dev_rows * dev_rows, axis=1)[:, -1]
+    else:
+        dev = np.empty(m, dtype=np.float64)
+        for j in range(window):  # j = 0 is position t - window; fixed order for every t
+            np.subtract(padded_values[j : j + m], shift, out=dev)
+            np.multiply(dev, padded_finite[j : j + m], out=dev)
+            total += dev
+            np.multiply(dev, dev, out=dev)
+            total_sq += dev
+    total = np.concatenate([np.zeros(start), total])
+    total_sq = np.concatenate([np.zeros(start), total_sq])
+    shift = np.concatenate([np.zeros(start), shift])
 
     scores = np.full(n, np.nan, dtype=np.float64)
-    ok = finite & (count >= min_history)
+    ok = finite & (count >= min_history) & (positions >= start)
     if not np.any(ok):
         return scores
     cnt = count[ok].astype(np.float64)

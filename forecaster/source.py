@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import MetaData, Table, select
+from sqlalchemy import MetaData, Table, func, select
 from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Date, DateTime
@@ -32,6 +32,10 @@ class SeriesSource(Protocol):
         """Raw points (UTC DatetimeIndex, float values, NaN where the value is NULL), sorted."""
         ...
 
+    def newest(self, session: Session, name: str) -> pd.Timestamp | None:
+        """Time of the series' newest point (UTC), None when it has none."""
+        ...
+
 
 class ObservationsSource:
     """The service's own `observations` table, filled by `forecaster ingest`."""
@@ -45,6 +49,10 @@ class ObservationsSource:
             session=session, series_id=series.id, time_range=time_range
         )
         return points.rename(name)
+
+    def newest(self, session: Session, name: str) -> pd.Timestamp | None:
+        series = repository.get_series(session=session, name=name)
+        return repository.newest_observation(session=session, series_id=series.id)
 
 
 class TableSource:
@@ -82,6 +90,21 @@ class TableSource:
         statement = self._sql_time_filter(statement, time_col, time_range, session)
         rows = session.execute(statement.order_by(time_col)).all()
         return self._to_points(rows, time_range).rename(name)
+
+    def newest(self, session: Session, name: str) -> pd.Timestamp | None:
+        s = self.settings
+        table = self._reflect(session)
+        time_col = table.c[s.time_column]
+        if not isinstance(time_col.type, DateTime | Date):  # text: only parsing tells the order
+            points = self.read(session, name)
+            return points.index[-1] if len(points) else None
+        statement = select(func.max(time_col))
+        if s.series_column is not None:
+            statement = statement.where(table.c[s.series_column] == self._series_key(table, name))
+        newest = session.scalar(statement)
+        if newest is None:
+            return None
+        return self._to_points([(newest, 0.0)], TimeRange()).index[0]
 
     def _single_name(self) -> str:
         s = self.settings

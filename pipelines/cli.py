@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -36,7 +37,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console()
+# Piped or redirected output gets room for the full tables instead of 80 columns.
+out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -497,6 +499,104 @@ def evaluate_command(
         }
         out_file.write_text(json.dumps(payload, indent=2) + "\n")
         out.print(f"report written to {out_file}")
+
+
+@app.command("daemon")
+def daemon(
+    pipeline: Annotated[
+        list[str] | None,
+        typer.Option("--pipeline", "-p", help="Pipelines to run (repeatable; default: all)."),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one detection cycle of each pipeline and exit.")
+    ] = False,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Keep every pipeline's series scored: detection cycles on each pipeline's schedule,
+    retraining on drift or on a cron; SIGTERM or Ctrl-C finish the chunk in hand and exit 0.
+
+    Several daemons on one PostgreSQL database share the series between them; on SQLite one
+    daemon per database file runs.
+    """
+    import signal
+    import threading
+
+    from pipelines.daemon import run_forever, run_once, single_daemon_guard
+
+    context = _context(config, verbose)
+    logging.getLogger("pipelines").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("forecaster").setLevel(logging.DEBUG if verbose else logging.INFO)
+    chosen = [context.settings.pipeline(name) for name in pipeline] if pipeline else None
+    pipelines = chosen or list(context.settings.pipelines)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        logging.getLogger("pipelines.daemon").info("received %s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        with single_daemon_guard(context):
+            if once:
+                reports = run_once(context, pipelines, stop=stop)
+                failed = sum(r.failed for r in reports) or any(r.aborted for r in reports)
+                if failed:
+                    raise typer.Exit(1)
+            else:
+                run_forever(context, pipelines, stop=stop)
+    finally:
+        context.close()
+
+
+@app.command("status")
+def status(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Each pipeline's series: watermark, lag behind the newest observation, last run, model."""
+    from datetime import UTC
+
+    from pipelines.status import pipeline_status
+
+    now = datetime.now(UTC)
+    context = _context(config, verbose)
+    try:
+        pipelines = pipeline_status(context, now)
+    finally:
+        context.close()
+    for p in pipelines:
+        run = p.last_run
+        last = "never run"
+        if run is not None:
+            when = run.finished_at or run.started_at
+            last = f"last run {run.id} ({run.kind}) {run.status} at {when:%Y-%m-%d %H:%M:%S}Z"
+        table = Table(
+            "series", "watermark", "newest point", "lag", "model", "model age", "last error",
+            title=f"pipeline {p.name}: {len(p.series)} series, {last}",
+        )  # fmt: skip
+        for s in p.series:
+            age = _age(now - s.model_trained_at) if s.model_trained_at else "-"
+            table.add_row(
+                s.series, _when(s.watermark), _when(s.newest),
+                "-" if s.lag is None else _age(s.lag.to_pytimedelta()),
+                f"v{s.model_version}" if s.model_version else "-", age,
+                f"[red]{s.error}[/]" if s.error else "",
+            )  # fmt: skip
+        out.print(table)
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
+
+
+def _age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}min"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
 
 
 def _score_text(score: float | None) -> str:

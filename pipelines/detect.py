@@ -26,7 +26,9 @@ from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort
 from forecaster.predictor import one_step_predictions
 from forecaster.thresholds import make_threshold
 from forecaster.timeseries import RegularSeries, regularize
+from forecaster.windowing import seasonal_period
 from pipelines.context import AppContext
+from pipelines.memory import Recent, SeriesMemory
 from pipelines.models import ActiveModel
 from pipelines.train import load_series
 
@@ -47,6 +49,9 @@ class SeriesReport:
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    # The last span processed (ending at the new watermark, with its scoring context), so the
+    # daemon can forecast from it without reading it again.
+    tail: RegularSeries | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +67,9 @@ class _Step:
     first_new: int
     stop: int  # positions first_new..stop-1 are processed in this step
     cutoff: int | None  # grid step of the training cut-off; None: warm-up (not scored)
+    exhausted: bool  # the step reaches the last point read: nothing is left after it
+    raw: pd.Series  # the raw points read (the span's source)
+    recalled: Recent | None  # what the daemon remembered of the span before the watermark
 
 
 ProgressCallback = Callable[[int, datetime | None], None]
@@ -76,17 +84,28 @@ def process_series(
     start: datetime | None = None,
     run_id: int | None = None,
     on_progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    memory: SeriesMemory | None = None,
 ) -> SeriesReport:
-    """Process every point of `name` after its watermark up to `until`, chunk by chunk."""
+    """Process every point of `name` after its watermark up to `until`, chunk by chunk.
+
+    `should_stop` is asked before each chunk: a stopping daemon leaves after the chunk in
+    hand, whose rows and watermark are committed together. With `memory` (the daemon's), the
+    scoring context of the last cycle is reused and only new points are read.
+    """
     report = SeriesReport(series=name)
     started = time.perf_counter()
-    while True:
-        step = _next_step(context, pipeline, name, until=until, start=start, report=report)
+    while should_stop is None or not should_stop():
+        step = _next_step(
+            context, pipeline, name, until=until, start=start, report=report, memory=memory
+        )
         if step is None:
             break
-        _process_step(context, pipeline, name, step, run_id=run_id, report=report)
+        _process_step(context, pipeline, name, step, run_id=run_id, report=report, memory=memory)
         if on_progress is not None:
             on_progress(step.stop - step.first_new, report.last_ts)
+        if step.exhausted:
+            break
     report.seconds = time.perf_counter() - started
     return report
 
@@ -110,6 +129,7 @@ def _next_step(
     until: datetime | None,
     start: datetime | None,
     report: SeriesReport,
+    memory: SeriesMemory | None,
 ) -> _Step | None:
     """Read the span the next chunk needs; None when there is nothing new."""
     model = pipeline.model
@@ -119,16 +139,32 @@ def _next_step(
         if start is not None and (mark is None or mark < start):
             # Points before --start are skipped, as if processed.
             mark = pd.Timestamp(start).to_pydatetime() - pd.Timedelta(microseconds=1)
-        chain = _cutoff_chain(session, pipeline.name, row.id)
+        chain = cutoff_chain(session, pipeline.name, row.id)
         source = context.source(pipeline.name)
         frequency = pipeline.preprocess.frequency or row.frequency
         if mark is None or not chain or frequency is None:
             read_from = None
         else:
-            reach = context_points(pipeline.detection) + model.window + model.scoring_chunk + 8
+            # Scoring needs the network's warm-up and the seasonal lags before it.
+            season = seasonal_period(model.seasonality, frequency) or 0
+            reach = (
+                context_points(pipeline.detection) + model.window + model.scoring_chunk + season + 8
+            )
             offset = pd.tseries.frequencies.to_offset(frequency)
             read_from = (pd.Timestamp(mark) - reach * offset).to_pydatetime()
-        raw = source.read(session, name, TimeRange(start=read_from, end=until))
+        recalled = None
+        if memory is not None and mark is not None and read_from is not None:
+            mark_at, read_at = pd.Timestamp(mark), pd.Timestamp(read_from)
+            recalled = memory.recall(pipeline.name, row.id, mark_at)
+        if recalled is not None and len(recalled.raw) and recalled.raw.index[0] <= read_at:
+            # The context is what the last cycle read; only points after the watermark are new.
+            new_points = source.read(session, name, TimeRange.after(mark, until))
+            times = recalled.raw.index
+            kept = recalled.raw[(times >= read_at) & (times <= mark_at)]
+            raw = pd.concat([kept, new_points]) if len(new_points) else kept
+        else:
+            recalled = None
+            raw = source.read(session, name, TimeRange(start=read_from, end=until))
         if raw.empty:
             return None
         span = regularize(raw.rename(name), frequency, pipeline.preprocess.max_gap_fill)
@@ -151,12 +187,7 @@ def _next_step(
     else:
         initial = chain[0]
     first_step = int(span.steps[first_new])
-    retrain = pipeline.training.retrain_every
-    if first_step <= initial:
-        cutoff, limit_step = None, initial
-    else:
-        cutoff = initial + (first_step - initial - 1) // retrain * retrain
-        limit_step = cutoff + retrain
+    cutoff, limit_step = cutoff_for(first_step, initial, pipeline.training.retrain_every, chain)
     # One chunk at most, and never across a cut-off: one model per transaction.
     stop = min(
         len(span),
@@ -165,11 +196,60 @@ def _next_step(
     )
     report.points_read += stop - first_new
     return _Step(
-        series_id=series_id, span=span.head(stop), first_new=first_new, stop=stop, cutoff=cutoff
+        series_id=series_id,
+        span=span.head(stop),
+        first_new=first_new,
+        stop=stop,
+        cutoff=cutoff,
+        exhausted=stop == len(span),
+        raw=raw,
+        recalled=recalled,
     )
 
 
-def _cutoff_chain(session: Any, pipeline: str, series_id: int) -> list[int]:
+def cutoff_for(
+    step: int, initial: int, retrain_every: int, chain: list[int]
+) -> tuple[int | None, int]:
+    """The training cut-off whose model scores grid step `step` (None: still warming up) and
+    the last step that model scores. Cut-offs are the walk-forward schedule (initial, then
+    every `retrain_every` steps) plus the extra ones in `chain` (drift or cron retraining)."""
+    if step <= initial:
+        return None, initial
+    scheduled = initial + (step - initial - 1) // retrain_every * retrain_every
+    cutoff = max([scheduled, *(c for c in chain if c < step)])
+    limit = min([scheduled + retrain_every, *(c for c in chain if c >= step)])
+    return cutoff, limit
+
+
+@dataclass(frozen=True)
+class SeriesState:
+    """Where a pipeline stands with a series: its row id, watermark, model cut-offs and grid."""
+
+    series_id: int
+    watermark: datetime | None
+    chain: list[int]  # training cut-offs (grid steps), ascending; empty before the first model
+    frequency: str | None
+
+    @property
+    def scored(self) -> bool:
+        """Whether a model has scored points of the series (so a tail can be forecast from)."""
+        return self.watermark is not None and bool(self.chain) and self.frequency is not None
+
+
+def series_state(session: Any, pipeline: PipelineSettings, name: str) -> SeriesState:
+    """The pipeline's state of a series (creating the series row if the source is external)."""
+    row = repository.ensure_series(session=session, name=name)
+    return SeriesState(
+        series_id=row.id,
+        watermark=repository.get_watermark(
+            session=session, pipeline=pipeline.name, series_id=row.id
+        ),
+        chain=cutoff_chain(session, pipeline.name, row.id),
+        frequency=pipeline.preprocess.frequency or row.frequency,
+    )
+
+
+def cutoff_chain(session: Any, pipeline: str, series_id: int) -> list[int]:
     """Training cut-offs (grid steps) of the pipeline's walk-forward models, ascending."""
     steps = {
         int(v.metrics["cutoff_step"])
@@ -189,9 +269,12 @@ def _process_step(
     *,
     run_id: int | None,
     report: SeriesReport,
+    memory: SeriesMemory | None,
 ) -> None:
     span, first_new = step.span, step.first_new
     last_ts = span.index[step.stop - 1].to_pydatetime()
+    if memory is not None:
+        memory.forget(pipeline.name, step.series_id)  # stale whatever happens below
     if step.cutoff is None:  # warm-up: nothing to score yet
         with transaction(context.sessions) as session:
             repository.set_watermark(
@@ -199,7 +282,8 @@ def _process_step(
             )
         report.last_ts = last_ts
         return
-    active = _model_for_cutoff(context, pipeline, name, step, report)
+    active = model_for_cutoff(context, pipeline, name, step.series_id, cutoff=step.cutoff)
+    report.models_trained += int(active.trained_now)
     network = context.models.network_for(active.model.settings)
     new_positions = np.arange(first_new, step.stop)
     predicted = np.full(len(span), np.nan)
@@ -208,15 +292,18 @@ def _process_step(
         if first_new > 0:
             # Errors of already scored points come from the predictions stored when they were
             # scored, by the model current then: the same inputs a full replay would have.
-            stored = repository.read_one_step_predictions(
-                session=session,
-                pipeline=pipeline.name,
-                series_id=step.series_id,
-                time_range=TimeRange(
-                    start=span.index[0].to_pydatetime(),
-                    end=span.index[first_new - 1].to_pydatetime(),
-                ),
-            )
+            if step.recalled is not None:
+                stored = step.recalled.predictions
+            else:
+                stored = repository.read_one_step_predictions(
+                    session=session,
+                    pipeline=pipeline.name,
+                    series_id=step.series_id,
+                    time_range=TimeRange(
+                        start=span.index[0].to_pydatetime(),
+                        end=span.index[first_new - 1].to_pydatetime(),
+                    ),
+                )
             where = span.index[:first_new].get_indexer(pd.DatetimeIndex(stored.index))
             ok = where >= 0
             predicted[where[ok]] = stored.to_numpy()[ok]
@@ -236,6 +323,18 @@ def _process_step(
         )
     report.points_scored += int(np.isfinite(predicted[first_new:]).sum())
     report.last_ts = last_ts
+    report.tail = span
+    if memory is not None and step.exhausted:
+        known = np.isfinite(predicted) & span.observed
+        memory.remember(
+            pipeline.name,
+            step.series_id,
+            Recent(
+                watermark=pd.Timestamp(last_ts),
+                raw=step.raw,
+                predictions=pd.Series(predicted[known], index=span.index[known]),
+            ),
+        )
 
 
 def _reference_scale(active: ActiveModel) -> float | None:
@@ -342,21 +441,15 @@ def _write(
     report.events += written - (1 if extended else 0)
 
 
-def _model_for_cutoff(
-    context: AppContext,
-    pipeline: PipelineSettings,
-    name: str,
-    step: _Step,
-    report: SeriesReport,
+def model_for_cutoff(
+    context: AppContext, pipeline: PipelineSettings, name: str, series_id: int, *, cutoff: int
 ) -> ActiveModel:
     """The walk-forward model of a cut-off: stored, or trained now on data up to it."""
-    assert step.cutoff is not None
-    cutoff = step.cutoff
     with transaction(context.sessions) as session:
         rows = [
             v
             for v in repository.list_model_versions(
-                session=session, pipeline=pipeline.name, series_id=step.series_id
+                session=session, pipeline=pipeline.name, series_id=series_id
             )
             if isinstance(v.metrics, dict) and v.metrics.get("cutoff_step") == cutoff
         ]
@@ -370,19 +463,31 @@ def _model_for_cutoff(
             return ActiveModel(
                 model=stored.model, version=row.version, version_id=row.id, path=stored.path
             )
-    data = _training_data(context, pipeline, name, cutoff)
-    active = context.models.train_and_store(
+    return train_at_cutoff(
+        context, pipeline, name, series_id, cutoff, reason=f"walk-forward cut-off at step {cutoff}"
+    )
+
+
+def train_at_cutoff(
+    context: AppContext,
+    pipeline: PipelineSettings,
+    name: str,
+    series_id: int,
+    cutoff: int,
+    *,
+    reason: str,
+) -> ActiveModel:
+    """Train and store the model of a cut-off on the series' points up to that grid step."""
+    return context.models.train_and_store(
         context.sessions,
         pipeline=pipeline.name,
         series=name,
-        series_id=step.series_id,
-        data=data,
+        series_id=series_id,
+        data=_training_data(context, pipeline, name, cutoff),
         settings=pipeline.model,
-        reason=f"walk-forward cut-off at step {cutoff}",
-        extra_metrics={"cutoff_step": cutoff},
+        reason=reason,
+        extra_metrics={"cutoff_step": cutoff, "reason": reason},
     )
-    report.models_trained += 1
-    return active
 
 
 def _training_data(

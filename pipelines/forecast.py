@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
+from forecaster.config import PipelineSettings
 from forecaster.db import repository
-from forecaster.db.repository import ForecastRow
+from forecaster.db.repository import ForecastRow, TimeRange
 from forecaster.db.session import transaction
 from forecaster.errors import SeriesTooShort
 from forecaster.predictor import Forecast, forecast_next
+from forecaster.timeseries import RegularSeries, regularize
+from forecaster.windowing import seasonal_period
 from pipelines.context import AppContext
+from pipelines.detect import cutoff_for, model_for_cutoff, series_state
 from pipelines.models import ActiveModel
 from pipelines.train import current_model, load_series
 
@@ -37,6 +43,61 @@ def forecast_series(context: AppContext, pipeline_name: str | None, name: str) -
             f"series {name!r}: its last segment has fewer than {active.model.settings.window} "
             "points after a long gap, too few to forecast from"
         )
+    written = _store(context, pipeline, series.series_id, active, forecast)
+    return ForecastReport(series=name, forecast=forecast, model=active, rows_written=written)
+
+
+def refresh_forecast(
+    context: AppContext,
+    pipeline: PipelineSettings,
+    name: str,
+    tail: RegularSeries | None = None,
+) -> int:
+    """Forecast the steps after the series' watermark with the walk-forward model that will
+    score them (the daemon's fresh forecasts). `tail`: the span the detection step just
+    processed, ending at the watermark; else the tail the network needs is read.
+
+    Returns the rows written: 0 before the first model, or when the last segment is too short.
+    """
+    model = pipeline.model
+    with transaction(context.sessions) as session:
+        state = series_state(session, pipeline, name)
+        if not state.scored:
+            return 0
+        assert state.watermark is not None and state.frequency is not None
+        mark, chain, frequency, series_id = (
+            state.watermark, state.chain, state.frequency, state.series_id
+        )  # fmt: skip
+        if tail is None or tail.index[-1] != pd.Timestamp(mark):
+            season = seasonal_period(model.seasonality, frequency) or 0
+            reach = model.window + model.scoring_chunk + season + 8
+            offset = pd.tseries.frequencies.to_offset(frequency)
+            start = (pd.Timestamp(mark) - reach * offset).to_pydatetime()
+            source = context.source(pipeline.name)
+            raw = source.read(session, name, TimeRange(start=start, end=mark))
+            if raw.empty:
+                return 0
+            tail = regularize(raw.rename(name), frequency, pipeline.preprocess.max_gap_fill)
+    span = tail
+    cutoff, _ = cutoff_for(
+        int(span.steps[-1]) + 1, chain[0], pipeline.training.retrain_every, chain
+    )
+    if cutoff is None:
+        return 0
+    active = model_for_cutoff(context, pipeline, name, series_id, cutoff=cutoff)
+    forecast = forecast_next(active.model, context.models.network_for(active.model.settings), span)
+    if forecast is None:
+        return 0
+    return _store(context, pipeline, series_id, active, forecast)
+
+
+def _store(
+    context: AppContext,
+    pipeline: PipelineSettings,
+    series_id: int,
+    active: ActiveModel,
+    forecast: Forecast,
+) -> int:
     rows = [
         ForecastRow(
             issued_at=forecast.issued_at.to_pydatetime(),
@@ -52,11 +113,10 @@ def forecast_series(context: AppContext, pipeline_name: str | None, name: str) -
         )
     ]
     with transaction(context.sessions) as session:
-        written = repository.upsert_forecasts(
+        return repository.upsert_forecasts(
             session=session,
             pipeline=pipeline.name,
-            series_id=series.series_id,
+            series_id=series_id,
             model_version_id=active.version_id,
             rows=rows,
         )
-    return ForecastReport(series=name, forecast=forecast, model=active, rows_written=written)

@@ -143,6 +143,17 @@ def test_tail_scores_are_bit_identical_with_less_history(cut: int) -> None:
     assert_array_equal(part[window:], full[cut + window :])
 
 
+@pytest.mark.parametrize("start", [0, 1, 399, 400, 2500, 3960, 3999, 4000])
+def test_tail_scores_from_a_start_are_bit_identical_and_skip_earlier_points(start: int) -> None:
+    errors = smooth_errors(noisy_errors(4000, seed=3, nan_share=0.1), 10, 50)
+    full = tail_scores(errors, 400, 50)
+    part = tail_scores(errors, 400, 50, start=start)
+    assert_array_equal(part[start:], full[start:])
+    assert np.all(np.isnan(part[:start]))
+    with pytest.raises(ValueError, match="start"):
+        tail_scores(errors, 400, 50, start=4001)
+
+
 @pytest.mark.parametrize(("window", "min_history"), [(0, 1), (5, 0), (5, 6)])
 def test_tail_scores_reject_bad_parameters(window: int, min_history: int) -> None:
     with pytest.raises(ValueError, match=r"window|min_history"):

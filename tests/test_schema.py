@@ -36,6 +36,7 @@ def test_every_table_exists(engine: Engine) -> None:
         "anomaly_events",
         "pipeline_runs",
         "watermarks",
+        "series_leases",
     }
 
 

@@ -119,6 +119,9 @@ class PipelineRun(Base):
     anomalies_written: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str | None] = mapped_column(String(200))
+    # Daemon cycles: the scheduled fire time and the replica (host:pid) that ran the cycle.
+    cycle_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replica: Mapped[str | None] = mapped_column(String(200))
 
 
 class Anomaly(Base):
@@ -188,6 +191,26 @@ class Watermark(Base):
     )
     last_ts: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SeriesLease(Base):
+    """Which daemon replica works on a series, until when, and which cycles already did it.
+
+    A replica claims a series for a job only when no live lease exists and the job's last
+    cycle is older than the current one: each series is processed once per cycle, and a
+    replica that dies releases its series when its lease expires.
+    """
+
+    __tablename__ = "series_leases"
+
+    pipeline: Mapped[str] = mapped_column(String(100), primary_key=True)
+    series_id: Mapped[int] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    detect_cycle: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retrain_cycle: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 ALL_TABLES = [t.name for t in Base.metadata.sorted_tables]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import String, delete, func, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from forecaster.db.models import (
     Observation,
     PipelineRun,
     Series,
+    SeriesLease,
     Watermark,
 )
 from forecaster.db.types import utcnow
@@ -212,10 +213,38 @@ def read_observations(
     *, session: Session, series_id: int, time_range: TimeRange = TimeRange()
 ) -> pd.Series:
     """A series' points in `time_range`, sorted, as floats on a UTC DatetimeIndex."""
-    statement = select(Observation.ts, Observation.value).where(Observation.series_id == series_id)
-    statement = time_range.filter(statement, Observation.ts).order_by(Observation.ts)
-    rows = session.execute(statement).all()
-    return points_from_rows(rows)
+    table = Observation.__table__.c
+    statement = select(_raw_time(table.ts), table.value).where(table.series_id == series_id)
+    statement = time_range.filter(statement, table.ts).order_by(table.ts)
+    return _read_points(session, statement)
+
+
+def newest_observation(*, session: Session, series_id: int) -> pd.Timestamp | None:
+    """Time of a series' newest stored observation, None when it has none."""
+    newest = session.scalar(
+        select(func.max(Observation.ts)).where(Observation.series_id == series_id)
+    )
+    return None if newest is None else pd.Timestamp(newest).tz_convert("UTC")
+
+
+def _raw_time(column: Any) -> Any:
+    """The column without per-row conversion to datetime objects (see `_read_points`)."""
+    return type_coerce(column, String).label(column.name)
+
+
+def _read_points(session: Session, statement: Any) -> pd.Series:
+    """Run a (time, value) select in Core and convert the times in one vectorised step.
+
+    Scoring reads thousands of points per series and cycle; converting each timestamp to a
+    Python datetime dominated that cost. SQLite returns the stored text (naive UTC),
+    PostgreSQL aware datetimes; pandas parses either as UTC.
+    """
+    rows = session.connection().execute(statement).all()
+    if not rows:
+        return points_from_rows([])
+    timestamps, values = zip(*rows, strict=True)
+    index = pd.DatetimeIndex(pd.to_datetime(list(timestamps), utc=True, format="ISO8601"))
+    return pd.Series(np.asarray(values, dtype=float), index=index.rename("ts"), name="value")
 
 
 def points_from_rows(rows: Sequence[Any]) -> pd.Series:
@@ -332,11 +361,29 @@ def read_one_step_predictions(
     *, session: Session, pipeline: str, series_id: int, time_range: TimeRange
 ) -> pd.Series:
     """Stored one-step-ahead predictions (step 1 forecasts) by target time."""
-    statement = select(Forecast.ts, Forecast.predicted).where(
-        Forecast.pipeline == pipeline, Forecast.series_id == series_id, Forecast.step == 1
+    table = Forecast.__table__.c
+    statement = select(_raw_time(table.ts), table.predicted).where(
+        table.pipeline == pipeline, table.series_id == series_id, table.step == 1
     )
-    rows = session.execute(time_range.filter(statement, Forecast.ts).order_by(Forecast.ts)).all()
-    return points_from_rows(rows)
+    return _read_points(session, time_range.filter(statement, table.ts).order_by(table.ts))
+
+
+def recent_one_step_predictions(
+    *, session: Session, pipeline: str, series_id: int, until: datetime, limit: int
+) -> pd.Series:
+    """The last `limit` stored one-step predictions with target time <= `until`, by time."""
+    rows = session.execute(
+        select(Forecast.ts, Forecast.predicted)
+        .where(
+            Forecast.pipeline == pipeline,
+            Forecast.series_id == series_id,
+            Forecast.step == 1,
+            Forecast.ts <= until,
+        )
+        .order_by(Forecast.ts.desc())
+        .limit(limit)
+    ).all()
+    return points_from_rows(rows[::-1])
 
 
 def get_watermark(*, session: Session, pipeline: str, series_id: int) -> datetime | None:
@@ -400,9 +447,20 @@ def _upsert_rows(
     return len(rows)
 
 
-def start_run(*, session: Session, pipeline: str, kind: str, host: str | None) -> PipelineRun:
+def start_run(
+    *,
+    session: Session,
+    pipeline: str,
+    kind: str,
+    host: str | None,
+    cycle_at: datetime | None = None,
+    replica: str | None = None,
+) -> PipelineRun:
     """A pipeline_runs row in status 'running'."""
-    run = PipelineRun(pipeline=pipeline, kind=kind, status="running", host=host)
+    run = PipelineRun(
+        pipeline=pipeline, kind=kind, status="running", host=host, cycle_at=cycle_at,
+        replica=replica,
+    )  # fmt: skip
     session.add(run)
     session.flush()
     return run
@@ -430,6 +488,91 @@ def finish_run(
     run.points_read = points_read
     run.anomalies_written = anomalies_written
     run.error = error
+
+
+LeaseJob = Literal["detect", "retrain"]
+
+
+def ensure_leases(*, session: Session, pipeline: str, series_ids: Sequence[int]) -> None:
+    """Make the pipeline's lease rows exactly `series_ids`: create missing rows (existing ones
+    keep their state) and drop rows of series the pipeline no longer selects."""
+    session.execute(
+        delete(SeriesLease).where(
+            SeriesLease.pipeline == pipeline, SeriesLease.series_id.not_in(series_ids)
+        )
+    )
+    if not series_ids:
+        return
+    table = SeriesLease.__table__
+    insert = _dialect_insert(session)(table)
+    rows = [{"pipeline": pipeline, "series_id": series_id} for series_id in series_ids]
+    session.execute(
+        insert.on_conflict_do_nothing(index_elements=[table.c.pipeline, table.c.series_id]),
+        rows,
+    )
+
+
+def claim_series(
+    *,
+    session: Session,
+    pipeline: str,
+    job: LeaseJob,
+    cycle_at: datetime,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int = 1,
+) -> list[int]:
+    """Lease up to `limit` series that no live lease holds and that `job` has not done in this
+    cycle, lowest ids first; [] when nothing is left to claim.
+
+    Rows locked by another replica's claim are skipped (PostgreSQL `FOR UPDATE SKIP LOCKED`);
+    the caller commits, which publishes the claim. The pipeline's lease rows are its selected
+    series (see `ensure_leases`).
+    """
+    done_in = SeriesLease.detect_cycle if job == "detect" else SeriesLease.retrain_cycle
+    candidates = (
+        select(SeriesLease.series_id)
+        .where(
+            SeriesLease.pipeline == pipeline,
+            or_(done_in.is_(None), done_in < cycle_at),
+            or_(SeriesLease.lease_until.is_(None), SeriesLease.lease_until < now),
+        )
+        .order_by(SeriesLease.series_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = [int(series_id) for series_id in session.scalars(candidates)]
+    if claimed:
+        session.execute(
+            update(SeriesLease)
+            .where(SeriesLease.pipeline == pipeline, SeriesLease.series_id.in_(claimed))
+            .values({"owner": owner, "lease_until": lease_until, done_in.key: cycle_at})
+        )
+    return claimed
+
+
+def renew_leases(*, session: Session, pipeline: str, owner: str, lease_until: datetime) -> int:
+    """Extend every lease this owner holds in a pipeline; returns how many it still holds."""
+    result = session.execute(
+        update(SeriesLease)
+        .where(SeriesLease.pipeline == pipeline, SeriesLease.owner == owner)
+        .values(lease_until=lease_until)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release_lease(*, session: Session, pipeline: str, series_id: int, owner: str) -> None:
+    """Give a series back (the cycle marker stays: it is done for this cycle)."""
+    session.execute(
+        update(SeriesLease)
+        .where(
+            SeriesLease.pipeline == pipeline,
+            SeriesLease.series_id == series_id,
+            SeriesLease.owner == owner,
+        )
+        .values(owner=None, lease_until=None)
+    )
 
 
 def _dialect_insert(session: Session) -> Any:

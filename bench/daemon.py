@@ -1,0 +1,224 @@
+"""A daemon cycle over many series with one new point each (models trained beforehand).
+
+One series is backfilled for real (shipped default settings); its rows and model files are
+then copied to the other series, so every series has a full scoring context and stored models
+without hours of training. Each cycle appends one point per series and runs the daemon's
+detection cycle; the figures are seconds per cycle (first cycle: models read from disk; later
+cycles: from the process cache) and the share of time in the database, the network and the
+detection maths.
+
+Run from the repository root: python -m bench.daemon [--series 1000] [--cycles 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+
+from bench.common import fresh_database, machine, peak_rss_mib
+from forecaster.config import DatabaseSettings, PipelineSettings, Settings
+from forecaster.db import repository
+from forecaster.db.session import transaction
+from forecaster.registry import META_FILE, series_directory
+from pipelines import detect, forecast
+from pipelines.backfill import run_pipeline
+from pipelines.context import AppContext, open_context
+from pipelines.daemon import Cycles
+
+HISTORY = 3200  # points per series: more than the scoring context a cycle reads
+FREQUENCY = pd.Timedelta("5min")
+START = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def synthetic(n: int, seed: int = 0) -> np.ndarray:
+    """Daily-seasonal 5-minute sensor values with noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 20 + 3 * np.sin(2 * np.pi * t / 288) + rng.normal(0, 0.4, n)
+
+
+@contextmanager
+def timed(totals: dict[str, float], key: str, module: Any, name: str) -> Iterator[None]:
+    """Accumulate the time spent in module.name while the block runs."""
+    original = getattr(module, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[key] += time.perf_counter() - started
+
+    setattr(module, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
+def build(context: AppContext, series: int, model_dir: Path) -> list[int]:
+    """Backfill one series for real, then copy its rows and models to `series - 1` others."""
+    values = synthetic(HISTORY)
+    index = pd.date_range(START, periods=HISTORY, freq=FREQUENCY)
+    with transaction(context.sessions) as session:
+        row = repository.create_series(
+            session=session, name="s0000", kind="sensor", frequency="5min"
+        )
+        repository.upsert_observations(
+            session=session, series_id=row.id, points=pd.Series(values, index=index)
+        )
+    started = time.perf_counter()
+    result = run_pipeline(context, None, kind="backfill")
+    assert not result.failed, result.failed
+    print(f"  template series backfilled in {time.perf_counter() - started:.1f} s", flush=True)
+    started = time.perf_counter()
+    names = [f"s{k:04d}" for k in range(1, series)]
+    with context.engine.begin() as connection:
+        for name in names:
+            connection.execute(
+                text("INSERT INTO series (name, kind, frequency, created_at) "
+                     "SELECT :n, kind, frequency, created_at FROM series WHERE id = 1"),
+                {"n": name},
+            )  # fmt: skip
+        ids = [r[0] for r in connection.execute(text("SELECT id FROM series ORDER BY id"))]
+        clones = "SELECT id FROM series WHERE id > 1"
+        connection.execute(text(
+            f"INSERT INTO observations (series_id, ts, value) SELECT s.id, o.ts, o.value "
+            f"FROM observations o, ({clones}) s WHERE o.series_id = 1"
+        ))  # fmt: skip
+        connection.execute(text(
+            f"INSERT INTO watermarks (pipeline, series_id, last_ts, updated_at) "
+            f"SELECT w.pipeline, s.id, w.last_ts, w.updated_at FROM watermarks w, ({clones}) s "
+            f"WHERE w.series_id = 1"
+        ))  # fmt: skip
+        connection.execute(text(
+            f"INSERT INTO model_versions (pipeline, series_id, version, trained_from, "
+            f"trained_to, metrics, artifact_path, created_at) SELECT m.pipeline, s.id, "
+            f"m.version, m.trained_from, m.trained_to, m.metrics, m.artifact_path, m.created_at "
+            f"FROM model_versions m, ({clones}) s WHERE m.series_id = 1"
+        ))  # fmt: skip
+        connection.execute(text(
+            f"INSERT INTO forecasts (pipeline, series_id, issued_at, ts, step, predicted, lower, "
+            f"upper, model_version_id, created_at) SELECT f.pipeline, s.id, f.issued_at, f.ts, "
+            f"f.step, f.predicted, f.lower, f.upper, mv.id, f.created_at FROM forecasts f "
+            f"CROSS JOIN ({clones}) s JOIN model_versions m0 ON m0.id = f.model_version_id "
+            f"JOIN model_versions mv ON mv.series_id = s.id AND mv.version = m0.version "
+            f"WHERE f.series_id = 1"
+        ))  # fmt: skip
+    template = series_directory(model_dir, "default", "s0000")
+    for name in names:
+        target = series_directory(model_dir, "default", name)
+        shutil.copytree(template, target)
+        for meta_path in target.glob(f"*/{META_FILE}"):
+            meta = json.loads(meta_path.read_text())
+            meta["series"] = name
+            meta_path.write_text(json.dumps(meta))
+    print(f"  copied to {len(names)} more series in {time.perf_counter() - started:.1f} s")
+    return ids
+
+
+def append_point(context: AppContext, ids: list[int], at: pd.Timestamp, seed: int) -> None:
+    values = 20 + np.random.default_rng(seed).normal(0, 0.4, len(ids))
+    with context.engine.begin() as connection:
+        rows = [
+            {"s": s, "t": at.to_pydatetime(), "v": float(v)}
+            for s, v in zip(ids, values, strict=True)
+        ]
+        connection.execute(
+            text("INSERT INTO observations (series_id, ts, value) VALUES (:s, :t, :v)"), rows
+        )
+
+
+def measure(backend: str, series: int, cycles: int, workdir: Path) -> dict[str, Any]:
+    model_dir = workdir / f"models-{backend}"
+    with fresh_database(backend, workdir) as url:
+        settings = Settings(
+            database=DatabaseSettings(url=url),
+            model_dir=model_dir,
+            pipelines=[PipelineSettings(name="default")],
+        )
+        context = open_context(settings)
+        try:
+            ids = build(context, series, model_dir)
+            runner = Cycles(context, clock=lambda: datetime.now(UTC))
+            results = []
+            for k in range(cycles + 1):
+                at = START + (HISTORY + k) * FREQUENCY
+                append_point(context, ids, at, seed=k)
+                totals = {"network": 0.0, "detection": 0.0}
+                with (
+                    timed(totals, "network", detect, "one_step_predictions"),
+                    timed(totals, "network", forecast, "forecast_next"),
+                    timed(totals, "detection", detect, "decide"),
+                ):
+                    started = time.perf_counter()
+                    report = runner.detect("default", datetime(2030, 1, 1, tzinfo=UTC) +
+                                           timedelta(minutes=k))  # fmt: skip
+                    seconds = time.perf_counter() - started
+                assert report.series == series and report.failed == 0, report
+                assert report.points == series, report
+                rest = seconds - totals["network"] - totals["detection"]
+                results.append({"seconds": seconds, **totals, "database_and_rest": rest})
+                label = "cold (models from disk)" if k == 0 else "warm"
+                print(f"  cycle {k}: {seconds:.2f} s {label}; network {totals['network']:.2f} s, "
+                      f"detection {totals['detection']:.2f} s, database+rest {rest:.2f} s",
+                      flush=True)  # fmt: skip
+        finally:
+            context.close()
+            shutil.rmtree(model_dir, ignore_errors=True)
+    warm = results[1:]
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in warm)
+
+    return {
+        "backend": backend,
+        "series": series,
+        "cold_cycle_seconds": results[0]["seconds"],
+        "warm_cycle_seconds_median": median("seconds"),
+        "share_network": median("network") / median("seconds"),
+        "share_detection": median("detection") / median("seconds"),
+        "share_database_and_rest": median("database_and_rest") / median("seconds"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--series", type=int, default=1000)
+    parser.add_argument("--cycles", type=int, default=3, help="Warm cycles (median reported).")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    figures: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="forecaster-bench-") as scratch:
+        for backend in backends:
+            print(f"{backend}: {args.series} series, one new point each", flush=True)
+            figures.append(measure(backend, args.series, args.cycles, Path(scratch)))
+    print(f"\nmachine: {machine()}; peak RSS {peak_rss_mib():,.0f} MiB")
+    print("| backend | series | first cycle (s) | cycle, median (s) | network | detection | "
+          "database + rest |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for f in figures:
+        print(f"| {f['backend']} | {f['series']} | {f['cold_cycle_seconds']:.1f} | "
+              f"{f['warm_cycle_seconds_median']:.1f} | {f['share_network']:.0%} | "
+              f"{f['share_detection']:.0%} | {f['share_database_and_rest']:.0%} |")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "figures": figures}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
