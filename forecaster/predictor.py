@@ -77,10 +77,28 @@ def one_step_predictions(
 
 def forecast_next(model: TrainedModel, network: Network, series: RegularSeries) -> Forecast | None:
     """The next `horizon` values after the series' last point; None without enough history."""
-    outputs, targets = horizon_outputs(model, network, series, np.array([len(series)]))
-    if len(targets) == 0:
-        return None
-    predicted = model.scaler.inverse(outputs[0].astype(float))
+    return predict_and_forecast(model, network, series, np.zeros(0, dtype=np.int64))[1]
+
+
+def predict_and_forecast(
+    model: TrainedModel, network: Network, series: RegularSeries, positions: np.ndarray
+) -> tuple[np.ndarray, Forecast | None]:
+    """`one_step_predictions` of `positions` and `forecast_next`, from one pass of the network
+    (the values are the same as from the two calls: each run is computed alike)."""
+    positions = np.asarray(positions, dtype=np.int64)
+    wanted = np.append(positions, len(series))
+    outputs, targets = horizon_outputs(model, network, series, wanted)
+    predicted = np.full(len(positions), np.nan)
+    scored = targets < len(series)
+    where = np.searchsorted(positions, targets[scored])
+    predicted[where] = model.scaler.inverse(outputs[scored, 0].astype(float))
+    if len(targets) == 0 or targets[-1] != len(series):
+        return predicted, None
+    return predicted, _forecast(model, series, outputs[-1])
+
+
+def _forecast(model: TrainedModel, series: RegularSeries, scaled: np.ndarray) -> Forecast:
+    predicted = model.scaler.inverse(scaled.astype(float))
     return Forecast(
         issued_at=series.index[-1],
         index=future_index(series, model.settings.horizon),

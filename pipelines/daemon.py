@@ -118,12 +118,12 @@ class Cycles:
             result = process_series(
                 self.context, pipeline, name, run_id=report.run_id,
                 on_progress=lambda _n, _ts: renew(), should_stop=self.stop.is_set,
-                memory=self.memory,
+                memory=self.memory, forecast=True,
             )  # fmt: skip
             report.points += result.points_scored
             report.anomalies += result.anomalies
             report.models_trained += result.models_trained
-            if result.points_read and not self.stop.is_set():
+            if result.points_read and not result.forecast_written and not self.stop.is_set():
                 refresh_forecast(self.context, pipeline, name, result.tail)
 
         return self._cycle(pipeline, "detect", cycle_at, work)

@@ -23,7 +23,7 @@ from forecaster.db.repository import ForecastRow, TimeRange
 from forecaster.db.session import transaction
 from forecaster.detector import OpenEvent, context_points, decide, group_events, severity_of
 from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort
-from forecaster.predictor import one_step_predictions
+from forecaster.predictor import Forecast, one_step_predictions, predict_and_forecast
 from forecaster.thresholds import make_threshold
 from forecaster.timeseries import RegularSeries, regularize
 from forecaster.windowing import seasonal_period
@@ -52,6 +52,7 @@ class SeriesReport:
     # The last span processed (ending at the new watermark, with its scoring context), so the
     # daemon can forecast from it without reading it again.
     tail: RegularSeries | None = field(default=None, repr=False)
+    forecast_written: bool = False  # fresh forecasts from the new watermark were stored
 
     @property
     def ok(self) -> bool:
@@ -68,6 +69,7 @@ class _Step:
     stop: int  # positions first_new..stop-1 are processed in this step
     cutoff: int | None  # grid step of the training cut-off; None: warm-up (not scored)
     exhausted: bool  # the step reaches the last point read: nothing is left after it
+    limit_step: int  # the last grid step the step's model scores
     raw: pd.Series  # the raw points read (the span's source)
     recalled: Recent | None  # what the daemon remembered of the span before the watermark
 
@@ -86,12 +88,15 @@ def process_series(
     on_progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     memory: SeriesMemory | None = None,
+    forecast: bool = False,
 ) -> SeriesReport:
     """Process every point of `name` after its watermark up to `until`, chunk by chunk.
 
     `should_stop` is asked before each chunk: a stopping daemon leaves after the chunk in
     hand, whose rows and watermark are committed together. With `memory` (the daemon's), the
-    scoring context of the last cycle is reused and only new points are read.
+    scoring context of the last cycle is reused and only new points are read. With `forecast`,
+    the last chunk's transaction also stores the forecasts of the next `horizon` steps when the
+    model that scored it also scores the next step (see `SeriesReport.forecast_written`).
     """
     report = SeriesReport(series=name)
     started = time.perf_counter()
@@ -101,7 +106,10 @@ def process_series(
         )
         if step is None:
             break
-        _process_step(context, pipeline, name, step, run_id=run_id, report=report, memory=memory)
+        _process_step(
+            context, pipeline, name, step, run_id=run_id, report=report, memory=memory,
+            forecast=forecast,
+        )  # fmt: skip
         if on_progress is not None:
             on_progress(step.stop - step.first_new, report.last_ts)
         if step.exhausted:
@@ -202,6 +210,7 @@ def _next_step(
         stop=stop,
         cutoff=cutoff,
         exhausted=stop == len(span),
+        limit_step=limit_step,
         raw=raw,
         recalled=recalled,
     )
@@ -270,6 +279,7 @@ def _process_step(
     run_id: int | None,
     report: SeriesReport,
     memory: SeriesMemory | None,
+    forecast: bool = False,
 ) -> None:
     span, first_new = step.span, step.first_new
     last_ts = span.index[step.stop - 1].to_pydatetime()
@@ -287,7 +297,14 @@ def _process_step(
     network = context.models.network_for(active.model.settings)
     new_positions = np.arange(first_new, step.stop)
     predicted = np.full(len(span), np.nan)
-    predicted[first_new:] = one_step_predictions(active.model, network, span, new_positions)
+    # The next step's forecast comes from the same pass when the same model will score it.
+    ahead = None
+    if forecast and step.exhausted and int(span.steps[-1]) + 1 <= step.limit_step:
+        predicted[first_new:], ahead = predict_and_forecast(
+            active.model, network, span, new_positions
+        )
+    else:
+        predicted[first_new:] = one_step_predictions(active.model, network, span, new_positions)
     with transaction(context.sessions) as session:
         if first_new > 0:
             # Errors of already scored points come from the predictions stored when they were
@@ -318,12 +335,18 @@ def _process_step(
             reference_scale=_reference_scale(active),
         )
         _write(session, pipeline, step, active, decisions, run_id=run_id, report=report)
+        if ahead is not None:
+            repository.upsert_forecasts(
+                session=session, pipeline=pipeline.name, series_id=step.series_id,
+                model_version_id=active.version_id, rows=forecast_rows(ahead),
+            )  # fmt: skip
         repository.set_watermark(
             session=session, pipeline=pipeline.name, series_id=step.series_id, last_ts=last_ts
         )
     report.points_scored += int(np.isfinite(predicted[first_new:]).sum())
     report.last_ts = last_ts
     report.tail = span
+    report.forecast_written = ahead is not None
     if memory is not None and step.exhausted:
         known = np.isfinite(predicted) & span.observed
         memory.remember(
@@ -335,6 +358,24 @@ def _process_step(
                 predictions=pd.Series(predicted[known], index=span.index[known]),
             ),
         )
+
+
+def forecast_rows(forecast: Forecast) -> list[ForecastRow]:
+    """The `forecasts` rows of a forecast: steps 1..horizon after its issue time."""
+    return [
+        ForecastRow(
+            issued_at=forecast.issued_at.to_pydatetime(),
+            ts=ts.to_pydatetime(),
+            step=step,
+            predicted=float(p),
+            lower=float(lo),
+            upper=float(hi),
+        )
+        for step, (ts, p, lo, hi) in enumerate(
+            zip(forecast.index, forecast.predicted, forecast.lower, forecast.upper, strict=True),
+            start=1,
+        )
+    ]
 
 
 def _reference_scale(active: ActiveModel) -> float | None:

@@ -8,14 +8,14 @@ import pandas as pd
 
 from forecaster.config import PipelineSettings
 from forecaster.db import repository
-from forecaster.db.repository import ForecastRow, TimeRange
+from forecaster.db.repository import TimeRange
 from forecaster.db.session import transaction
 from forecaster.errors import SeriesTooShort
 from forecaster.predictor import Forecast, forecast_next
 from forecaster.timeseries import RegularSeries, regularize
 from forecaster.windowing import seasonal_period
 from pipelines.context import AppContext
-from pipelines.detect import cutoff_for, model_for_cutoff, series_state
+from pipelines.detect import cutoff_for, forecast_rows, model_for_cutoff, series_state
 from pipelines.models import ActiveModel
 from pipelines.train import current_model, load_series
 
@@ -98,25 +98,11 @@ def _store(
     active: ActiveModel,
     forecast: Forecast,
 ) -> int:
-    rows = [
-        ForecastRow(
-            issued_at=forecast.issued_at.to_pydatetime(),
-            ts=ts.to_pydatetime(),
-            step=step,
-            predicted=float(p),
-            lower=float(lo),
-            upper=float(hi),
-        )
-        for step, (ts, p, lo, hi) in enumerate(
-            zip(forecast.index, forecast.predicted, forecast.lower, forecast.upper, strict=True),
-            start=1,
-        )
-    ]
     with transaction(context.sessions) as session:
         return repository.upsert_forecasts(
             session=session,
             pipeline=pipeline.name,
             series_id=series_id,
             model_version_id=active.version_id,
-            rows=rows,
+            rows=forecast_rows(forecast),
         )

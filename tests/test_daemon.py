@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from forecaster.config import load_config
+from forecaster.db import repository
 from pipelines.backfill import run_pipeline
 from pipelines.context import AppContext, open_context
 from pipelines.daemon import Cycles, make_scheduler
@@ -258,6 +259,32 @@ def test_drift_retrains_at_the_watermark_and_later_points_use_the_new_model(
     assert str(versions[1][1]).startswith(str(frame.loc[600, "timestamp"])[:16])
 
 
+def test_a_dead_replicas_series_go_to_the_others_when_its_lease_expires(
+    db_url: str, tmp_path: Path
+) -> None:
+    write_series(tmp_path / "s.csv", n=300)
+    context = migrated(db_url, tmp_path / "daemon")
+    try:
+        ingest_file(context, IngestRequest(path=tmp_path / "s.csv", series="s"))
+        survivor = Cycles(context, replica="survivor", clock=lambda: CYCLE)
+        assert survivor.detect("default", CYCLE).series == 1  # creates the lease rows
+        # A replica claims the series for the next cycle and dies without releasing it.
+        with context.sessions.begin() as session:
+            claimed = repository.claim_series(
+                session=session, pipeline="default", job="detect",
+                cycle_at=CYCLE + timedelta(minutes=1), owner="dead", now=CYCLE,
+                lease_until=CYCLE + timedelta(seconds=600),
+            )  # fmt: skip
+        assert claimed == [1]
+        # While the lease lives, nobody else takes the series ...
+        assert survivor.detect("default", CYCLE + timedelta(minutes=2)).series == 0
+        # ... once it has expired, the next cycle does.
+        later = Cycles(context, replica="survivor", clock=lambda: CYCLE + timedelta(minutes=11))
+        assert later.detect("default", CYCLE + timedelta(minutes=11)).series == 1
+    finally:
+        context.close()
+
+
 def test_a_database_outage_mid_cycle_loses_nothing(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -377,6 +404,39 @@ def test_two_replicas_on_postgresql_process_each_series_once_per_cycle(
     assert len(later) >= 3, cycles
     assert all(total == len(names) for _, total, _, _ in later[:-1]), cycles
     assert models == len(names)  # each series trained once, by one replica
+
+
+def test_the_daemon_keeps_up_with_new_observations(tmp_path: Path) -> None:
+    work = tmp_path / "daemon"
+    work.mkdir()
+    write_config(work, f"sqlite:///{tmp_path / 'live.db'}", schedule={"every": "1s"})
+    run_cli("db", "upgrade", cwd=work)
+    write_series(tmp_path / "s.csv", n=500)
+    frame = pd.read_csv(tmp_path / "s.csv")
+    frame.iloc[:400].to_csv(tmp_path / "first.csv", index=False)
+    frame.iloc[400:].to_csv(tmp_path / "more.csv", index=False)
+    run_cli("ingest", str(tmp_path / "first.csv"), "--series", "s", cwd=work)
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    process = start_daemon(work)
+    try:
+        wait_for(lambda: count_rows(url, "forecasts") >= 200, timeout=120, process=process)
+        # A producer appends observations while the daemon runs.
+        run_cli("ingest", str(tmp_path / "more.csv"), "--series", "s", cwd=work)
+        wait_for(lambda: count_rows(url, "forecasts") >= 303, timeout=60, process=process)
+        time.sleep(1.5)
+        status = run_cli("status", cwd=work).stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    row = next(line for line in status.splitlines() if line.startswith("│ s "))
+    assert "2024-05-06 04:45:00" in row and " 0s " in row, status
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        fresh = connection.execute(
+            text("SELECT count(*) FROM forecasts WHERE issued_at = '2024-05-06 04:45:00.000000'")
+        ).scalar()
+    engine.dispose()
+    assert fresh == 3  # forecasts for the next horizon steps after the newest point
 
 
 def test_a_second_daemon_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:

@@ -13,7 +13,12 @@ from forecaster import registry
 from forecaster.config import ModelSettings
 from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort, SeriesUnusable
 from forecaster.model import NetworkPool
-from forecaster.predictor import TrainedModel, forecast_next, one_step_predictions
+from forecaster.predictor import (
+    TrainedModel,
+    forecast_next,
+    one_step_predictions,
+    predict_and_forecast,
+)
 from forecaster.timeseries import RegularSeries, regularize
 from forecaster.training import train_model
 from forecaster.windowing import Scaler, model_inputs, scoring_plan, seasonal_period
@@ -133,6 +138,22 @@ def test_incremental_scoring_equals_full_rescoring(
         positions=positions,
     )  # fmt: skip
     assert plan.cell_steps <= new + TINY.window + TINY.scoring_chunk
+
+
+def test_one_pass_predicts_and_forecasts_exactly_like_two(
+    pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
+) -> None:
+    model, series = sine_model
+    network = pool.for_settings(TINY)
+    positions = np.arange(len(series) - 5, len(series))
+    predicted, ahead = predict_and_forecast(model, network, series, positions)
+    alone = forecast_next(model, network, series)
+    assert ahead is not None and alone is not None
+    np.testing.assert_array_equal(
+        predicted, one_step_predictions(model, network, series, positions)
+    )
+    np.testing.assert_array_equal(ahead.predicted, alone.predicted)
+    np.testing.assert_array_equal(ahead.index, alone.index)
 
 
 def test_same_seed_same_weights_in_any_order(pool: NetworkPool) -> None:
