@@ -161,6 +161,7 @@ def measure(backend: str, series: int, cycles: int, workdir: Path) -> dict[str, 
                 totals = {"network": 0.0, "detection": 0.0}
                 with (
                     timed(totals, "network", detect, "one_step_predictions"),
+                    timed(totals, "network", detect, "predict_and_forecast"),
                     timed(totals, "network", forecast, "forecast_next"),
                     timed(totals, "detection", detect, "decide"),
                 ):
