@@ -522,7 +522,8 @@ def daemon(
     import signal
     import threading
 
-    from pipelines.daemon import run_forever, run_once, single_daemon_guard
+    from pipelines.daemon import run_forever, run_once
+    from pipelines.daemon_lock import sqlite_daemon_lock
 
     context = _context(config, verbose)
     logging.getLogger("pipelines").setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -538,7 +539,7 @@ def daemon(
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        with single_daemon_guard(context):
+        with sqlite_daemon_lock(context.engine):
             if once:
                 reports = run_once(context, pipelines, stop=stop)
                 failed = sum(r.failed for r in reports) or any(r.aborted for r in reports)

@@ -14,8 +14,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -313,17 +313,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 # --- the scheduler -----------------------------------------------------------------------------
-
-
-@contextmanager
-def single_daemon_guard(context: AppContext) -> Iterator[None]:
-    """On SQLite, hold an exclusive lock file next to the database for the daemon's lifetime;
-    a second daemon on the same file fails with DaemonAlreadyRunning. No-op on PostgreSQL,
-    where replicas share the work through leases."""
-    from pipelines.daemon_lock import sqlite_daemon_lock
-
-    with sqlite_daemon_lock(context.engine):
-        yield
 
 
 def make_scheduler(misfire_grace_seconds: float) -> BackgroundScheduler:

@@ -38,7 +38,7 @@ def sqlite_daemon_lock(engine: Engine) -> Iterator[None]:
             holder = handle.read().strip() or "another process"
             raise DaemonAlreadyRunning(
                 f"another forecaster daemon ({holder}) is already running on the SQLite database "
-                f"{url_path(engine)}; SQLite supports one daemon per database file (use "
+                f"{engine.url.database}; SQLite supports one daemon per database file (use "
                 "PostgreSQL to run several replicas)"
             ) from None
         handle.seek(0)
@@ -48,7 +48,3 @@ def sqlite_daemon_lock(engine: Engine) -> Iterator[None]:
         yield
     finally:
         handle.close()
-
-
-def url_path(engine: Engine) -> str:
-    return str(engine.url.database)

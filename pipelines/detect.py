@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecaster.config import PipelineSettings
+from forecaster.config import ModelSettings, PipelineSettings
 from forecaster.db import repository
 from forecaster.db.repository import ForecastRow, TimeRange
 from forecaster.db.session import transaction
@@ -153,11 +153,7 @@ def _next_step(
         if mark is None or not chain or frequency is None:
             read_from = None
         else:
-            # Scoring needs the network's warm-up and the seasonal lags before it.
-            season = seasonal_period(model.seasonality, frequency) or 0
-            reach = (
-                context_points(pipeline.detection) + model.window + model.scoring_chunk + season + 8
-            )
+            reach = context_points(pipeline.detection) + network_reach(model, frequency)
             offset = pd.tseries.frequencies.to_offset(frequency)
             read_from = (pd.Timestamp(mark) - reach * offset).to_pydatetime()
         recalled = None
@@ -214,6 +210,13 @@ def _next_step(
         raw=raw,
         recalled=recalled,
     )
+
+
+def network_reach(model: ModelSettings, frequency: str) -> int:
+    """Points before a prediction that its network pass reads: the warm-up window and chunk,
+    the seasonal lags of those inputs, and a little slack for gaps in the grid."""
+    season = seasonal_period(model.seasonality, frequency) or 0
+    return model.window + model.scoring_chunk + season + 8
 
 
 def cutoff_for(

@@ -13,9 +13,14 @@ from forecaster.db.session import transaction
 from forecaster.errors import SeriesTooShort
 from forecaster.predictor import Forecast, forecast_next
 from forecaster.timeseries import RegularSeries, regularize
-from forecaster.windowing import seasonal_period
 from pipelines.context import AppContext
-from pipelines.detect import cutoff_for, forecast_rows, model_for_cutoff, series_state
+from pipelines.detect import (
+    cutoff_for,
+    forecast_rows,
+    model_for_cutoff,
+    network_reach,
+    series_state,
+)
 from pipelines.models import ActiveModel
 from pipelines.train import current_model, load_series
 
@@ -59,7 +64,6 @@ def refresh_forecast(
 
     Returns the rows written: 0 before the first model, or when the last segment is too short.
     """
-    model = pipeline.model
     with transaction(context.sessions) as session:
         state = series_state(session, pipeline, name)
         if not state.scored:
@@ -69,8 +73,7 @@ def refresh_forecast(
             state.watermark, state.chain, state.frequency, state.series_id
         )  # fmt: skip
         if tail is None or tail.index[-1] != pd.Timestamp(mark):
-            season = seasonal_period(model.seasonality, frequency) or 0
-            reach = model.window + model.scoring_chunk + season + 8
+            reach = network_reach(pipeline.model, frequency)
             offset = pd.tseries.frequencies.to_offset(frequency)
             start = (pd.Timestamp(mark) - reach * offset).to_pydatetime()
             source = context.source(pipeline.name)

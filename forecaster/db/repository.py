@@ -239,22 +239,20 @@ def _read_points(session: Session, statement: Any) -> pd.Series:
     Python datetime dominated that cost. SQLite returns the stored text (naive UTC),
     PostgreSQL aware datetimes; pandas parses either as UTC.
     """
-    rows = session.connection().execute(statement).all()
-    if not rows:
-        return points_from_rows([])
-    timestamps, values = zip(*rows, strict=True)
-    index = pd.DatetimeIndex(pd.to_datetime(list(timestamps), utc=True, format="ISO8601"))
-    return pd.Series(np.asarray(values, dtype=float), index=index.rename("ts"), name="value")
+    return points_from_rows(session.connection().execute(statement).all())
 
 
 def points_from_rows(rows: Sequence[Any]) -> pd.Series:
-    """Build the standard points series from (ts, value) rows of aware datetimes."""
+    """Build the standard points series from (ts, value) rows (aware datetimes or UTC text)."""
     if not rows:
         return pd.Series(
             np.array([], dtype=float), index=pd.DatetimeIndex([], tz="UTC", name="ts"), name="value"
         )
     timestamps, values = zip(*rows, strict=True)
-    index = pd.DatetimeIndex(pd.to_datetime(list(timestamps), utc=True), name="ts")
+    # ISO8601 parses aware datetimes and SQLite's naive UTC text alike, vectorised.
+    index = pd.DatetimeIndex(
+        pd.to_datetime(list(timestamps), utc=True, format="ISO8601"), name="ts"
+    )
     return pd.Series(np.asarray(values, dtype=float), index=index, name="value")
 
 
