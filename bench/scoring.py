@@ -44,7 +44,7 @@ def median_seconds(action: Callable[[], object], runs: int) -> float:
 
 def sequence_scoring(model: TrainedModel, network: Network, batch: list[RegularSeries]) -> None:
     for series in batch:
-        one_step_predictions(model, network, series, np.arange(len(series)))
+        one_step_predictions(model, series, np.arange(len(series)))
 
 
 def window_scoring(model: TrainedModel, network: Network, batch: list[RegularSeries]) -> None:

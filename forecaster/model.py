@@ -19,11 +19,7 @@ import numpy as np
 
 from forecaster.config import ModelSettings
 from forecaster.errors import ModelArtifactError
-from forecaster.windowing import ScoringPlan, SequenceSet, n_features
-
-# Runs are scored in batches of exactly this many sequences (see Network.predict_plan): small
-# enough that a daemon cycle's single run is cheap, large enough to keep backfill efficient.
-PREDICT_BATCH_RUNS = 16
+from forecaster.windowing import SequenceSet, n_features
 
 
 @contextmanager
@@ -208,30 +204,6 @@ class Network:
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Outputs (B, T, horizon) of a batch of sequences (B, T, F), each from a zero state."""
         return np.asarray(self._forward(x.astype(np.float32, copy=False)))
-
-    def predict_plan(self, inputs: np.ndarray, plan: ScoringPlan) -> np.ndarray:
-        """The horizon outputs (targets, horizon) that `plan` assigns to each target.
-
-        Every call uses one batch geometry (PREDICT_BATCH_RUNS rows of the plan's full run
-        width, zero-padded): the kernels TensorFlow picks depend on shapes, so a fixed shape
-        makes each run's output bit-identical however the points were chunked (a daemon cycle
-        and a backfill write the same rows).
-        """
-        result = np.empty((len(plan.targets), self.horizon), dtype=np.float32)
-        if not plan.runs:
-            return result
-        width = plan.width
-        for batch_start in range(0, len(plan.runs), PREDICT_BATCH_RUNS):
-            batch = range(batch_start, min(batch_start + PREDICT_BATCH_RUNS, len(plan.runs)))
-            x = np.zeros((PREDICT_BATCH_RUNS, width, inputs.shape[1]), dtype=np.float32)
-            for row, k in enumerate(batch):
-                run = plan.runs[k]
-                x[row, : run.stop - run.start] = inputs[run.start : run.stop]
-            out = self.forward(x)
-            selected = (plan.run_of_target >= batch.start) & (plan.run_of_target < batch.stop)
-            rows = plan.run_of_target[selected] - batch.start
-            result[selected] = out[rows, plan.offset_of_target[selected]]
-        return result
 
     def predict_windows(self, windows: np.ndarray) -> np.ndarray:
         """Classic sliding-window prediction: last output of each (B, window, F) window."""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.config import ModelSettings
-from forecaster.model import Network
+from forecaster.inference import RecurrentForward, predict_plan
 from forecaster.timeseries import RegularSeries, future_index
 from forecaster.windowing import Scaler, model_inputs, scoring_plan, seasonal_period
 
@@ -41,14 +41,13 @@ class Forecast:
 
 
 def horizon_outputs(
-    model: TrainedModel, network: Network, series: RegularSeries, positions: np.ndarray
+    model: TrainedModel, series: RegularSeries, positions: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scaled horizon outputs for `positions` that have enough history, and those positions.
 
     Row k holds the forecasts of positions targets[k], targets[k] + 1, … (the output after
     the point before targets[k]). Cost: about (len(positions) + window + chunk) cell steps.
     """
-    network.weights = model.weights
     period = seasonal_period(model.settings.seasonality, model.frequency)
     inputs = model_inputs(series, model.scaler, model.settings.calendar, period)
     plan = scoring_plan(
@@ -60,34 +59,35 @@ def horizon_outputs(
     )
     # The network outputs changes from the last input value (see training_sequences).
     last_value = inputs[plan.targets - 1, 0] if len(plan.targets) else np.zeros(0, np.float32)
-    return network.predict_plan(inputs, plan) + last_value[:, None], plan.targets
+    forward = RecurrentForward(model.settings, model.weights)
+    return predict_plan(forward, inputs, plan) + last_value[:, None], plan.targets
 
 
 def one_step_predictions(
-    model: TrainedModel, network: Network, series: RegularSeries, positions: np.ndarray
+    model: TrainedModel, series: RegularSeries, positions: np.ndarray
 ) -> np.ndarray:
     """Predicted value of each position from the points before it; NaN during warm-up."""
     positions = np.asarray(positions, dtype=np.int64)
-    outputs, targets = horizon_outputs(model, network, series, positions)
+    outputs, targets = horizon_outputs(model, series, positions)
     predicted = np.full(len(positions), np.nan)
     where = np.searchsorted(positions, targets)
     predicted[where] = model.scaler.inverse(outputs[:, 0].astype(float))
     return predicted
 
 
-def forecast_next(model: TrainedModel, network: Network, series: RegularSeries) -> Forecast | None:
+def forecast_next(model: TrainedModel, series: RegularSeries) -> Forecast | None:
     """The next `horizon` values after the series' last point; None without enough history."""
-    return predict_and_forecast(model, network, series, np.zeros(0, dtype=np.int64))[1]
+    return predict_and_forecast(model, series, np.zeros(0, dtype=np.int64))[1]
 
 
 def predict_and_forecast(
-    model: TrainedModel, network: Network, series: RegularSeries, positions: np.ndarray
+    model: TrainedModel, series: RegularSeries, positions: np.ndarray
 ) -> tuple[np.ndarray, Forecast | None]:
     """`one_step_predictions` of `positions` and `forecast_next`, from one pass of the network
     (the values are the same as from the two calls: each run is computed alike)."""
     positions = np.asarray(positions, dtype=np.int64)
     wanted = np.append(positions, len(series))
-    outputs, targets = horizon_outputs(model, network, series, wanted)
+    outputs, targets = horizon_outputs(model, series, wanted)
     predicted = np.full(len(positions), np.nan)
     scored = targets < len(series)
     where = np.searchsorted(positions, targets[scored])

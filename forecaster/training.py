@@ -75,7 +75,7 @@ def train_model(
         seed=seed,
     )
     evaluated_from = val_start if len(validation) else 0
-    band, metrics = _evaluate(model, network, series, evaluated_from)
+    band, metrics = _evaluate(model, series, evaluated_from)
     metrics.update(
         epochs=fit.epochs,
         train_loss=fit.train_loss,
@@ -99,12 +99,12 @@ def _validation_start(n: int, settings: ModelSettings) -> int:
 
 
 def _evaluate(
-    model: TrainedModel, network: Network, series: RegularSeries, start: int
+    model: TrainedModel, series: RegularSeries, start: int
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Band quantiles per horizon step and one-step error metrics on positions >= start."""
     s = model.settings
     positions = np.arange(start, len(series))
-    outputs, targets = horizon_outputs(model, network, series, positions)
+    outputs, targets = horizon_outputs(model, series, positions)
     predicted = model.scaler.inverse(outputs.astype(float))  # (T, H)
     steps = np.arange(s.horizon)
     actual_pos = targets[:, None] + steps[None, :]

@@ -297,17 +297,14 @@ def _process_step(
         return
     active = model_for_cutoff(context, pipeline, name, step.series_id, cutoff=step.cutoff)
     report.models_trained += int(active.trained_now)
-    network = context.models.network_for(active.model.settings)
     new_positions = np.arange(first_new, step.stop)
     predicted = np.full(len(span), np.nan)
     # The next step's forecast comes from the same pass when the same model will score it.
     ahead = None
     if forecast and step.exhausted and int(span.steps[-1]) + 1 <= step.limit_step:
-        predicted[first_new:], ahead = predict_and_forecast(
-            active.model, network, span, new_positions
-        )
+        predicted[first_new:], ahead = predict_and_forecast(active.model, span, new_positions)
     else:
-        predicted[first_new:] = one_step_predictions(active.model, network, span, new_positions)
+        predicted[first_new:] = one_step_predictions(active.model, span, new_positions)
     with transaction(context.sessions) as session:
         if first_new > 0:
             # Errors of already scored points come from the predictions stored when they were

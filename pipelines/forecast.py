@@ -41,8 +41,7 @@ def forecast_series(context: AppContext, pipeline_name: str | None, name: str) -
     with transaction(context.sessions) as session:
         series = load_series(context, session, pipeline, name)
     active = current_model(context, pipeline, series)
-    network = context.models.network_for(active.model.settings)
-    forecast = forecast_next(active.model, network, series.data)
+    forecast = forecast_next(active.model, series.data)
     if forecast is None:
         raise SeriesTooShort(
             f"series {name!r}: its last segment has fewer than {active.model.settings.window} "
@@ -88,7 +87,7 @@ def refresh_forecast(
     if cutoff is None:
         return 0
     active = model_for_cutoff(context, pipeline, name, series_id, cutoff=cutoff)
-    forecast = forecast_next(active.model, context.models.network_for(active.model.settings), span)
+    forecast = forecast_next(active.model, span)
     if forecast is None:
         return 0
     return _store(context, pipeline, series_id, active, forecast)

@@ -12,6 +12,7 @@ import pytest
 from forecaster import registry
 from forecaster.config import ModelSettings
 from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort, SeriesUnusable
+from forecaster.inference import RecurrentForward
 from forecaster.model import NetworkPool
 from forecaster.predictor import (
     TrainedModel,
@@ -74,7 +75,7 @@ def test_forecast_band_and_times(
     pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
 ) -> None:
     model, series = sine_model
-    forecast = forecast_next(model, pool.for_settings(TINY), series)
+    forecast = forecast_next(model, series)
     assert forecast is not None
     assert forecast.issued_at == series.index[-1]
     assert list(forecast.index) == list(
@@ -95,7 +96,7 @@ def test_sequence_mode_matches_sliding_windows(
     network = pool.for_settings(TINY)
     network.weights = model.weights
     positions = np.arange(TINY.window, len(series))
-    sequence = one_step_predictions(model, network, series, positions)
+    sequence = one_step_predictions(model, series, positions)
     period = seasonal_period(TINY.seasonality, series.frequency)
     inputs = model_inputs(series, model.scaler, TINY.calendar, period)
     windows = np.stack([inputs[p - TINY.window : p] for p in positions])
@@ -110,13 +111,32 @@ def test_sequence_mode_matches_sliding_windows(
     assert np.max(difference) < 0.05 * series.values.std() + mae
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [TINY, TINY.model_copy(update={"cell": "lstm"}), TINY.model_copy(update={"layers": 2})],
+    ids=["gru", "lstm", "two-layers"],
+)
+def test_numpy_forward_matches_keras(pool: NetworkPool, settings: ModelSettings) -> None:
+    network = pool.for_settings(settings)
+    network.reset(11)
+    rng = np.random.default_rng(3)
+    # Trained-looking weights: Keras' initial ones scaled up so every gate matters.
+    network.weights = [w * rng.uniform(0.5, 2.0) + rng.normal(0, 0.1, w.shape).astype(np.float32)
+                       for w in network.weights]  # fmt: skip
+    x = rng.normal(0, 1.5, (5, 40, network.n_features)).astype(np.float32)
+    expected = network.forward(x)
+    forward = RecurrentForward(settings, network.weights)
+    np.testing.assert_allclose(forward(x), expected, rtol=1e-4, atol=1e-5)
+    # Computing fewer steps changes nothing before them (the network is causal).
+    np.testing.assert_array_equal(forward.hidden(x, steps=17)[:17], forward.hidden(x)[:17])
+
+
 def test_incremental_scoring_equals_full_rescoring(
     pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
 ) -> None:
     model, series = sine_model
-    network = pool.for_settings(TINY)
     n, new = len(series), 7
-    full = one_step_predictions(model, network, series, np.arange(n))
+    full = one_step_predictions(model, series, np.arange(n))
     # Read only the tail a daemon would read: the new points plus one window, one chunk and
     # one season (the seasonal lag inputs of the warm-up steps).
     season = seasonal_period(TINY.seasonality, series.frequency)
@@ -131,7 +151,7 @@ def test_incremental_scoring_equals_full_rescoring(
         frequency=series.frequency,
     )
     positions = np.arange(len(tail) - new, len(tail))
-    incremental = one_step_predictions(model, network, tail, positions)
+    incremental = one_step_predictions(model, tail, positions)
     np.testing.assert_allclose(incremental, full[-new:], rtol=0, atol=1e-5)
     plan = scoring_plan(
         tail.steps, tail.segment_starts, window=TINY.window, chunk=TINY.scoring_chunk,
@@ -144,14 +164,11 @@ def test_one_pass_predicts_and_forecasts_exactly_like_two(
     pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
 ) -> None:
     model, series = sine_model
-    network = pool.for_settings(TINY)
     positions = np.arange(len(series) - 5, len(series))
-    predicted, ahead = predict_and_forecast(model, network, series, positions)
-    alone = forecast_next(model, network, series)
+    predicted, ahead = predict_and_forecast(model, series, positions)
+    alone = forecast_next(model, series)
     assert ahead is not None and alone is not None
-    np.testing.assert_array_equal(
-        predicted, one_step_predictions(model, network, series, positions)
-    )
+    np.testing.assert_array_equal(predicted, one_step_predictions(model, series, positions))
     np.testing.assert_array_equal(ahead.predicted, alone.predicted)
     np.testing.assert_array_equal(ahead.index, alone.index)
 
@@ -176,7 +193,7 @@ def test_no_training_window_or_prediction_spans_a_long_gap(pool: NetworkPool) ->
     assert series.segment_starts.sum() == 2
     second = int(np.flatnonzero(series.segment_starts)[1])
     model = train(pool, series)
-    predicted = one_step_predictions(model, pool.for_settings(TINY), series, np.arange(len(series)))
+    predicted = one_step_predictions(model, series, np.arange(len(series)))
     # Nothing is predicted until a full window of the new segment has been seen.
     assert np.isnan(predicted[second : second + TINY.window]).all()
     assert np.isfinite(predicted[second + TINY.window :]).all()
@@ -216,8 +233,8 @@ def test_store_round_trip_gives_identical_predictions(
     stored = registry.load_model(tmp_path, "default", "a/b c", pool.for_settings)
     assert stored.version == 1
     positions = np.arange(len(series) - 50, len(series) + 1)
-    before = one_step_predictions(model, network, series, positions)
-    after = one_step_predictions(stored.model, network, series, positions)
+    before = one_step_predictions(model, series, positions)
+    after = one_step_predictions(stored.model, series, positions)
     np.testing.assert_array_equal(before, after)
     np.testing.assert_array_equal(stored.model.band, model.band)
 
