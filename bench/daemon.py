@@ -26,12 +26,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from bench.common import fresh_database, machine, peak_rss_mib
 from forecaster.config import DatabaseSettings, PipelineSettings, Settings
 from forecaster.db import repository
 from forecaster.db.session import transaction
+from forecaster.db.types import UTCDateTime
 from forecaster.registry import META_FILE, series_directory
 from pipelines import detect, forecast
 from pipelines.backfill import run_pipeline
@@ -137,9 +138,9 @@ def append_point(context: AppContext, ids: list[int], at: pd.Timestamp, seed: in
             {"s": s, "t": at.to_pydatetime(), "v": float(v)}
             for s, v in zip(ids, values, strict=True)
         ]
-        connection.execute(
-            text("INSERT INTO observations (series_id, ts, value) VALUES (:s, :t, :v)"), rows
-        )
+        # Times bound through the column type, stored as ingest stores them.
+        insert = text("INSERT INTO observations (series_id, ts, value) VALUES (:s, :t, :v)")
+        connection.execute(insert.bindparams(bindparam("t", type_=UTCDateTime())), rows)
 
 
 def measure(backend: str, series: int, cycles: int, workdir: Path) -> dict[str, Any]:

@@ -30,7 +30,7 @@ def smooth_errors(errors: npt.ArrayLike, span: int, length: int) -> FloatArray:
     NaN inputs (no prediction) are skipped: the output is the weighted mean over the finite
     inputs, renormalised by their kernel weight, and NaN where that weight is below one half.
     Windows are positional (array positions, not grid steps). Every output is summed in the
-    same fixed order (oldest input first) from its own window only, so output[t] is
+    same fixed order from its own window only, so output[t] is
     bit-identical for any array that holds the `length - 1` points before t.
     """
     values = _as_1d(errors, "errors")
@@ -44,14 +44,10 @@ def smooth_errors(errors: npt.ArrayLike, span: int, length: int) -> FloatArray:
     pad = np.zeros(length - 1, dtype=np.float64)
     padded_values = np.concatenate([pad, np.where(finite, values, 0.0)])
     padded_weight = np.concatenate([pad, finite.astype(np.float64)])
-    total = np.zeros(n, dtype=np.float64)
-    weight = np.zeros(n, dtype=np.float64)
-    term = np.empty(n, dtype=np.float64)
-    for j in range(length):  # j = 0 is the oldest input of every window
-        np.multiply(padded_values[j : j + n], kernel[j], out=term)
-        total += term
-        np.multiply(padded_weight[j : j + n], kernel[j], out=term)
-        weight += term
+    # einsum's loops (no BLAS without `optimize`) sum every window in one order whatever n is.
+    windows = np.lib.stride_tricks.sliding_window_view
+    total = np.einsum("ij,j->i", windows(padded_values, length), kernel)
+    weight = np.einsum("ij,j->i", windows(padded_weight, length), kernel)
     out = np.full(n, np.nan, dtype=np.float64)
     enough = weight >= 0.5
     out[enough] = total[enough] / weight[enough]

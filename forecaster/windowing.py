@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,7 @@ _AUTO_SEASON_RANGE = (2, 1440)
 _WEEKLY_SEASONS = {"D": 7, "B": 5}
 
 
+@lru_cache(maxsize=256)
 def seasonal_period(seasonality: int | str, frequency: str) -> int | None:
     """The season length in steps for a `seasonality` setting and a series frequency."""
     if isinstance(seasonality, int):

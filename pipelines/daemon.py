@@ -158,13 +158,15 @@ class Cycles:
                 claimed = self._retrying(lambda: self._claim(pipeline, job, cycle_at))
                 if not claimed:
                     break
-                for series_id in claimed:
-                    if self.stop.is_set() or series_id not in ids:
-                        # Taken for this cycle but not done (stopping, or a series another
-                        # replica's config selects): the next cycle does it.
-                        self._retrying(partial(self._release, pipeline, series_id))
-                        continue
-                    self._one_series(pipeline, ids[series_id], series_id, report, work)
+                try:
+                    for series_id in claimed:
+                        # A series taken for this cycle but not done (stopping, or one another
+                        # replica's config selects) is released undone: the next cycle does it.
+                        if not self.stop.is_set() and series_id in ids:
+                            self._one_series(pipeline, ids[series_id], series_id, report, work)
+                finally:
+                    with suppress(DatabaseUnavailable):  # else the leases expire on their own
+                        self._retrying(partial(self._release, pipeline, claimed))
             report.stopped = self.stop.is_set()
         except DatabaseUnavailable as exc:
             report.aborted = str(exc)
@@ -203,16 +205,14 @@ class Cycles:
             report.failed += 1
             report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
             log.exception("series %s failed", name)
-        finally:
-            with suppress(DatabaseUnavailable):  # else the lease expires on its own
-                self._retrying(lambda: self._release(pipeline, series_id))
 
     # --- database steps (each its own short transaction) -----------------------------------
 
     def _prepare(self, pipeline: PipelineSettings) -> dict[int, str]:
         with transaction(self.context.sessions) as session:
             names = select_series(self.context, session, pipeline, ())
-            ids = {repository.ensure_series(session=session, name=name).id: name for name in names}
+            by_name = repository.ensure_series_ids(session=session, names=names)
+            ids = {series_id: name for name, series_id in by_name.items()}
             repository.ensure_leases(session=session, pipeline=pipeline.name, series_ids=list(ids))
         return ids
 
@@ -246,10 +246,10 @@ class Cycles:
                 limit=CLAIM_BATCH,
             )  # fmt: skip
 
-    def _release(self, pipeline: PipelineSettings, series_id: int) -> None:
+    def _release(self, pipeline: PipelineSettings, series_ids: list[int]) -> None:
         with transaction(self.context.sessions) as session:
-            repository.release_lease(
-                session=session, pipeline=pipeline.name, series_id=series_id, owner=self.replica
+            repository.release_leases(
+                session=session, pipeline=pipeline.name, series_ids=series_ids, owner=self.replica
             )
 
     def _renewer(self, pipeline: PipelineSettings) -> Callable[[], None]:

@@ -71,6 +71,7 @@ class _Step:
     exhausted: bool  # the step reaches the last point read: nothing is left after it
     limit_step: int  # the last grid step the step's model scores
     raw: pd.Series  # the raw points read (the span's source)
+    versions: list[WalkForwardVersion]  # the stored walk-forward models when the span was read
     recalled: Recent | None  # what the daemon remembered of the span before the watermark
 
 
@@ -142,12 +143,14 @@ def _next_step(
     """Read the span the next chunk needs; None when there is nothing new."""
     model = pipeline.model
     with transaction(context.sessions) as session:
-        row = repository.ensure_series(session=session, name=name)
-        mark = repository.get_watermark(session=session, pipeline=pipeline.name, series_id=row.id)
+        row, mark = repository.ensure_series_with_watermark(
+            session=session, pipeline=pipeline.name, name=name
+        )
         if start is not None and (mark is None or mark < start):
             # Points before --start are skipped, as if processed.
             mark = pd.Timestamp(start).to_pydatetime() - pd.Timedelta(microseconds=1)
-        chain = cutoff_chain(session, pipeline.name, row.id)
+        versions = walk_forward_versions(session, pipeline.name, row.id)
+        chain = _chain(versions)
         source = context.source(pipeline.name)
         frequency = pipeline.preprocess.frequency or row.frequency
         if mark is None or not chain or frequency is None:
@@ -208,6 +211,7 @@ def _next_step(
         exhausted=stop == len(span),
         limit_step=limit_step,
         raw=raw,
+        versions=versions,
         recalled=recalled,
     )
 
@@ -261,16 +265,33 @@ def series_state(session: Any, pipeline: PipelineSettings, name: str) -> SeriesS
     )
 
 
-def cutoff_chain(session: Any, pipeline: str, series_id: int) -> list[int]:
-    """Training cut-offs (grid steps) of the pipeline's walk-forward models, ascending."""
-    steps = {
-        int(v.metrics["cutoff_step"])
+@dataclass(frozen=True)
+class WalkForwardVersion:
+    """A stored walk-forward model: its version number, model_versions id and cut-off."""
+
+    version: int
+    version_id: int
+    cutoff: int
+
+
+def walk_forward_versions(session: Any, pipeline: str, series_id: int) -> list[WalkForwardVersion]:
+    """The pipeline's walk-forward models of a series (those with a cut-off), oldest first."""
+    return [
+        WalkForwardVersion(version=v.version, version_id=v.id, cutoff=int(v.metrics["cutoff_step"]))
         for v in repository.list_model_versions(
             session=session, pipeline=pipeline, series_id=series_id
         )
         if isinstance(v.metrics, dict) and "cutoff_step" in v.metrics
-    }
-    return sorted(steps)
+    ]
+
+
+def cutoff_chain(session: Any, pipeline: str, series_id: int) -> list[int]:
+    """Training cut-offs (grid steps) of the pipeline's walk-forward models, ascending."""
+    return _chain(walk_forward_versions(session, pipeline, series_id))
+
+
+def _chain(versions: list[WalkForwardVersion]) -> list[int]:
+    return sorted({v.cutoff for v in versions})
 
 
 def _process_step(
@@ -295,7 +316,9 @@ def _process_step(
             )
         report.last_ts = last_ts
         return
-    active = model_for_cutoff(context, pipeline, name, step.series_id, cutoff=step.cutoff)
+    active = model_for_cutoff(
+        context, pipeline, name, step.series_id, cutoff=step.cutoff, versions=step.versions
+    )
     report.models_trained += int(active.trained_now)
     new_positions = np.arange(first_new, step.stop)
     predicted = np.full(len(span), np.nan)
@@ -483,18 +506,20 @@ def _write(
 
 
 def model_for_cutoff(
-    context: AppContext, pipeline: PipelineSettings, name: str, series_id: int, *, cutoff: int
+    context: AppContext,
+    pipeline: PipelineSettings,
+    name: str,
+    series_id: int,
+    *,
+    cutoff: int,
+    versions: list[WalkForwardVersion] | None = None,
 ) -> ActiveModel:
-    """The walk-forward model of a cut-off: stored, or trained now on data up to it."""
-    with transaction(context.sessions) as session:
-        rows = [
-            v
-            for v in repository.list_model_versions(
-                session=session, pipeline=pipeline.name, series_id=series_id
-            )
-            if isinstance(v.metrics, dict) and v.metrics.get("cutoff_step") == cutoff
-        ]
-    for row in reversed(rows):
+    """The walk-forward model of a cut-off: stored, or trained now on data up to it.
+    `versions` are the stored walk-forward models if the caller has just read them."""
+    if versions is None:
+        with transaction(context.sessions) as session:
+            versions = walk_forward_versions(session, pipeline.name, series_id)
+    for row in reversed([v for v in versions if v.cutoff == cutoff]):
         try:
             stored = context.models.load_version(pipeline.name, name, row.version)
         except (ModelArtifactError, ModelNotFound) as exc:
@@ -502,7 +527,7 @@ def model_for_cutoff(
             continue
         if stored.model.settings == pipeline.model:
             return ActiveModel(
-                model=stored.model, version=row.version, version_id=row.id, path=stored.path
+                model=stored.model, version=row.version, version_id=row.version_id, path=stored.path
             )
     return train_at_cutoff(
         context, pipeline, name, series_id, cutoff, reason=f"walk-forward cut-off at step {cutoff}"
