@@ -629,7 +629,7 @@ class _DemoBars:
 
 
 def _print_demo(result: DemoResult) -> None:
-    from pipelines.demo import CONFIG_FILE, shell_command
+    from pipelines.demo import CONFIG_FILE, FOUND_TOLERANCE_STEPS, shell_command
 
     table = Table(
         "series", "kind", "points", "anomalous points", "events", "labelled anomalies found",
@@ -652,7 +652,8 @@ def _print_demo(result: DemoResult) -> None:
         ]
     out.print(table)
     out.print(
-        "A labelled anomaly is found when an anomaly event overlaps it (within 3 steps). The\n"
+        f"A labelled anomaly is found when an anomaly event overlaps it (within "
+        f"{FOUND_TOLERANCE_STEPS} steps). The\n"
         "sensor series are synthetic with injected anomalies; vix is the real CBOE volatility\n"
         "index, labelled with well-known market shocks (it has other big moves too)."
     )
