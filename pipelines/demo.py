@@ -205,6 +205,8 @@ def run_demo(
 def prepare_directory(directory: Path) -> None:
     """Create `directory`, or clear what an earlier demo wrote there. Refuse a directory whose
     config.yaml or database the demo did not write: the demo never deletes a user's files."""
+    if directory.exists() and not directory.is_dir():
+        raise ForecasterError(f"{directory} is a file, not a directory (--dir)")
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / CONFIG_FILE
     ours = config.exists() and config.read_text(encoding="utf-8").startswith(HEADER)

@@ -151,6 +151,8 @@ def test_prepare_directory_refuses_foreign_files_and_clears_its_own(tmp_path: Pa
     prepare_directory(tmp_path)
     assert not (tmp_path / DB_FILE).exists() and not (tmp_path / OUTPUT_DIR).exists()
     assert (tmp_path / "notes.txt").exists()
+    with pytest.raises(ForecasterError, match="is a file, not a directory"):
+        prepare_directory(tmp_path / "notes.txt")
 
 
 def test_sample_data_is_deterministic_and_labelled() -> None:
