@@ -23,7 +23,9 @@ from forecaster.vocabulary import DUPLICATE_POLICIES, MAX_EXAMPLES, SERIES_KINDS
 # that need them, so `forecaster --help` and typos answer at once.
 if TYPE_CHECKING:
     from forecaster.config import Settings
+    from forecaster.db.repository import TimeRange
     from pipelines.context import AppContext
+    from pipelines.demo import DemoResult
     from pipelines.ingest import IngestReport
 
 
@@ -583,6 +585,172 @@ def status(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
                 f"[red]{s.error}[/]" if s.error else "",
             )  # fmt: skip
         out.print(table)
+
+
+@app.command("demo")
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Directory to work in (created if needed).")
+    ] = Path("."),
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Less data and training: about a minute (for tests).")
+    ] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """A tour with no server and no network: writes config.yaml and forecaster.db in --dir,
+    loads sample series (synthetic sensors with injected anomalies, and the real VIX), trains,
+    backfills, forecasts, draws one PNG per series and prints what was found.
+
+    Each run starts fresh: it replaces the files an earlier demo wrote in the directory, and
+    refuses a directory whose config.yaml or forecaster.db the demo did not write.
+    """
+    from pipelines.demo import run_demo
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
+    with _progress() as progress:
+        result = run_demo(directory, quick=quick, progress=_DemoBars(progress))
+    _print_demo(result)
+    if result.run.failed:
+        raise typer.Exit(1)
+
+
+class _DemoBars:
+    """The demo's stages and series as rich progress bars."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def stage(self, description: str, total: int) -> Callable[[int], None]:
+        task = self.progress.add_task(description, total=total)
+        return lambda count: self.progress.advance(task, count)
+
+    def series(self, name: str, pending: int) -> Callable[[int, datetime | None], None]:
+        return _series_task(self.progress, f"backfill {name}", pending)
+
+
+def _print_demo(result: DemoResult) -> None:
+    from pipelines.demo import CONFIG_FILE, FOUND_TOLERANCE_STEPS, shell_command
+
+    table = Table(
+        "series", "kind", "points", "anomalous points", "events", "labelled anomalies found",
+        title=f"forecaster demo in {result.directory} ({result.seconds:.0f} s)",
+    )  # fmt: skip
+    missed = []
+    for o in result.outcomes:
+        labels = o.sample.labels
+        what = "injected" if o.sample.label_source == "injected" else "known market shocks"
+        hits = f"{sum(o.found)} of {len(labels)} {what}" if labels else "-"
+        if o.error:
+            hits = f"[red]failed:[/] {o.error}"
+        table.add_row(
+            o.sample.name, o.sample.kind, str(o.points), str(o.anomalies), str(o.events), hits
+        )
+        missed += [
+            f"{o.sample.name}: {label.kind} at {label.start:%Y-%m-%d %H:%M}"
+            for label, hit in zip(labels, o.found, strict=True)
+            if not hit
+        ]
+    out.print(table)
+    out.print(
+        f"A labelled anomaly is found when an anomaly event overlaps it (within "
+        f"{FOUND_TOLERANCE_STEPS} steps). The\n"
+        "sensor series are synthetic with injected anomalies; vix is the real CBOE volatility\n"
+        "index, labelled with well-known market shocks (it has other big moves too)."
+    )
+    if missed:
+        out.print("Not found:\n  " + "\n  ".join(missed), highlight=False)
+    out.print(
+        f"\nPlots: {result.output_dir}/<series>.png, all on {result.output_dir}/index.html",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
+    out.print("\nQuery the results (sqlite3 command-line tool):")
+    for what, sql in result.queries:
+        out.print(f"# {what}", highlight=False)
+        out.print(shell_command(result.db_path, sql), highlight=False, markup=False, soft_wrap=True)
+    config = result.directory / CONFIG_FILE
+    out.print(
+        f"\nContinue with: forecaster status -c {config}\n"
+        f"               forecaster plot -c {config} --series vix --start 2020-01-01 "
+        "--out vix-2020.png",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
+
+
+@app.command("plot")
+def plot(
+    series: Annotated[
+        list[str] | None,
+        typer.Option("--series", "-s", help="Series to draw (repeatable with --html)."),
+    ] = None,
+    pipeline: PipelineOption = None,
+    start: Annotated[
+        str | None, typer.Option(help="Draw from this time (ISO 8601, UTC default).")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Draw up to this time.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="PNG file to write (one --series).")
+    ] = None,
+    html_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Write DIR/index.html and one PNG per series (default: all of the pipeline).",
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Draw a series: observed values, stored one-step forecasts and the latest forecast with
+    their bands, anomalies as dots, events shaded."""
+    from forecaster.db.repository import TimeRange
+
+    if (out_file is None) == (html_dir is None):
+        raise ForecasterError("give --out FILE.png (one series) or --html DIR")
+    if out_file is not None and len(series or []) != 1:
+        raise ForecasterError("--out draws one series: give exactly one --series")
+    time_range = TimeRange(start=_parse_time(start, "--start"), end=_parse_time(end, "--end"))
+    context = _context(config, verbose)
+    try:
+        if out_file is not None:
+            from pipelines.plot import plot_series
+
+            assert series is not None
+            data = plot_series(context, pipeline, series[0], out_file, time_range)
+            out.print(
+                f"{out_file}: {data.series}, {len(data.observed)} points, "
+                f"{len(data.anomalies)} anomalous points in {len(data.events)} events",
+                highlight=False,
+            )
+        else:
+            assert html_dir is not None
+            _plot_html(context, pipeline, series or [], html_dir, time_range)
+    finally:
+        context.close()
+
+
+def _plot_html(
+    context: AppContext,
+    pipeline: str | None,
+    names: list[str],
+    directory: Path,
+    time_range: TimeRange,
+) -> None:
+    from forecaster.db.repository import get_series
+    from pipelines.backfill import select_series
+    from pipelines.plot import plot_pages
+
+    settings = context.settings.pipeline(pipeline)
+    with context.sessions() as session:
+        for name in names:
+            get_series(session=session, name=name)  # an unknown name is an error, not a page
+        chosen = names or select_series(context, session, settings, ())
+    if not chosen:
+        raise ForecasterError(f"pipeline {settings.name!r} has no series to draw")
+    pages = plot_pages(context, settings.name, chosen, directory, time_range)
+    for page in pages:
+        drawn = page.png if page.png is not None else "no observations in the range"
+        out.print(f"{page.data.series}: {drawn}", highlight=False)
+    out.print(f"{directory / 'index.html'}: {len(pages)} series", highlight=False)
 
 
 def _when(value: datetime | None) -> str:

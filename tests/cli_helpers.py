@@ -32,3 +32,24 @@ def run_cli(
             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
         )
     return result
+
+
+def heavy_modules_loaded(
+    argv: list[str], heavy: set[str], imports: tuple[str, ...] = ()
+) -> tuple[str, list[str]]:
+    """Run `forecaster ARGV` in a fresh interpreter after importing `imports`; returns its
+    output and which of the `heavy` top-level modules were loaded by then."""
+    probe = (
+        "import sys\n"
+        + "".join(f"import {module}\n" for module in imports)
+        + "from pipelines.cli import main\n"
+        f"sys.argv = ['forecaster', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        f"print('HEAVY', ','.join(sorted(loaded & set({sorted(heavy)!r}))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    output, _, loaded = result.stdout.rpartition("HEAVY ")
+    return output, [name for name in loaded.strip().split(",") if name]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import heavy_modules_loaded, run_cli
 from tests.conftest import BACKENDS, REPO_ROOT, PostgresServer
 
 
@@ -30,20 +28,11 @@ def fresh_db_url(request: pytest.FixtureRequest, workdir: Path) -> str | None:
 
 
 def test_help_does_not_import_tensorflow_or_pandas() -> None:
-    probe = (
-        "import sys\n"
-        "from pipelines.cli import main\n"
-        "sys.argv = ['forecaster', '--help']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "loaded = {m.split('.')[0] for m in sys.modules}\n"
-        "heavy = sorted(loaded & {'tensorflow', 'keras', 'pandas'})\n"
-        "print('HEAVY', heavy)\n"
+    output, loaded = heavy_modules_loaded(
+        ["--help"], {"tensorflow", "keras", "pandas", "matplotlib"}
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    )
-    assert "Usage" in result.stdout and "ingest" in result.stdout
-    assert "HEAVY []" in result.stdout
+    assert "Usage" in output and "ingest" in output
+    assert loaded == []
 
 
 def test_upgrade_ingest_and_query(

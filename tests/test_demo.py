@@ -1,0 +1,257 @@
+"""`forecaster demo` end to end, `forecaster plot`, and the pieces behind them."""
+
+from __future__ import annotations
+
+import shlex
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import matplotlib.image
+import pandas as pd
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.db.models import Anomaly, AnomalyEvent, Forecast, Observation, Series
+from forecaster.db.repository import TimeRange
+from forecaster.demo_data import FULL, QUICK, Injected, found, sample_series, synthetic_series
+from forecaster.errors import ForecasterError
+from pipelines.demo import CONFIG_FILE, DB_FILE, HEADER, OUTPUT_DIR, prepare_directory
+from pipelines.plot import Page, html_page, render_png
+from pipelines.plot_data import load_plot_data
+from tests.cli_helpers import heavy_modules_loaded, run_cli
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == PNG_SIGNATURE, path
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 400, image.shape
+
+
+@pytest.fixture(scope="module")
+def quick_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One `forecaster demo --quick` run shared by the tests of this module: (dir, stdout)."""
+    base = tmp_path_factory.mktemp("demo")
+    directory = base / "demo run"  # a space: the printed commands must quote the path
+    result = run_cli("demo", "--quick", "--dir", str(directory), cwd=base, timeout=600)
+    return directory, result.stdout
+
+
+@pytest.mark.slow
+def test_quick_demo_finds_most_injected_anomalies(quick_demo: tuple[Path, str]) -> None:
+    directory, stdout = quick_demo
+    with sqlite3.connect(directory / DB_FILE) as db:
+        assert db.execute("SELECT count(*) FROM anomalies").fetchone()[0] > 0
+        assert db.execute("SELECT count(DISTINCT series_id) FROM forecasts").fetchone()[0] == 5
+        events = db.execute(
+            "SELECT s.name, e.start_ts, e.end_ts FROM anomaly_events e "
+            "JOIN series s ON s.id = e.series_id"
+        ).fetchall()
+    spans: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
+    for name, start, end in events:
+        spans.setdefault(name, []).append(
+            (pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"))
+        )
+    hits, total = 0, 0
+    for sample in synthetic_series(QUICK):
+        total += len(sample.labels)
+        tolerance = pd.Timedelta(hours=3)
+        for label in sample.labels:
+            hits += any(
+                start <= label.end + tolerance and end >= label.start - tolerance
+                for start, end in spans.get(sample.name, [])
+            )
+        found_text = f"{sum(found(sample.labels, spans.get(sample.name, []), tolerance))} of "
+        assert found_text + f"{len(sample.labels)} injected" in stdout
+    assert hits > total / 2, f"only {hits} of {total} injected anomalies found"
+    assert "vix" in stdout and "known market shocks" in stdout
+
+
+@pytest.mark.slow
+def test_quick_demo_prints_queries_that_run(quick_demo: tuple[Path, str]) -> None:
+    directory, stdout = quick_demo
+    commands = [shlex.split(line) for line in stdout.splitlines() if line.startswith("sqlite3 ")]
+    assert len(commands) == 3
+    tables = set()
+    for command in commands:
+        path, sql = command[-2], command[-1]
+        assert Path(path) == directory / DB_FILE
+        with sqlite3.connect(path) as db:
+            rows = db.execute(sql).fetchall()
+        assert rows, sql
+        tables |= {t for t in ("anomalies", "anomaly_events", "forecasts") if f"FROM {t}" in sql}
+    assert tables == {"anomalies", "anomaly_events", "forecasts"}
+    # The config it wrote works for the other commands.
+    status = run_cli("status", "-c", str(directory / CONFIG_FILE), cwd=directory.parent)
+    assert "pipeline demo: 5 series" in status.stdout
+
+
+@pytest.mark.slow
+def test_quick_demo_draws_every_series(quick_demo: tuple[Path, str]) -> None:
+    directory, _ = quick_demo
+    output = directory / OUTPUT_DIR
+    for sample in sample_series(QUICK):
+        assert_png(output / f"{sample.name}.png")
+    index = (output / "index.html").read_text()
+    assert "boiler_temp.png" in index and "top events by peak score" in index
+
+
+@pytest.mark.slow
+def test_plot_command(quick_demo: tuple[Path, str], tmp_path: Path) -> None:
+    directory, _ = quick_demo
+    config = ("-c", str(directory / CONFIG_FILE))
+    png = tmp_path / "vix.png"
+    drawn = run_cli(
+        "plot", *config, "--series", "vix", "--start", "2024-01-01", "--out", str(png),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "vix" in drawn.stdout
+    assert_png(png)
+
+    unknown = run_cli("plot", *config, "--series", "nope", "--out", str(png), cwd=tmp_path,
+                      check=False)  # fmt: skip
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert "no series named 'nope'" in unknown.stderr
+
+    empty = run_cli(
+        "plot", *config, "--series", "vix", "--start", "1980-01-01", "--end", "1980-02-01",
+        "--out", str(png), cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert empty.returncode == 1 and "Traceback" not in empty.stderr
+    assert "series 'vix' has no observations between 1980-01-01" in empty.stderr
+
+    neither = run_cli("plot", *config, "--series", "vix", cwd=tmp_path, check=False)
+    assert neither.returncode == 1 and "give --out FILE.png" in neither.stderr
+
+    html = run_cli("plot", *config, "--html", str(tmp_path / "report"), cwd=tmp_path)
+    assert "5 series" in html.stdout
+    for name in ("boiler_temp", "vix"):
+        assert_png(tmp_path / "report" / f"{name}.png")
+    index = (tmp_path / "report" / "index.html").read_text()
+    assert index.count("<img ") == 5
+
+
+def test_prepare_directory_refuses_foreign_files_and_clears_its_own(tmp_path: Path) -> None:
+    (tmp_path / CONFIG_FILE).write_text("database:\n  url: sqlite:///mine.db\n")
+    with pytest.raises(ForecasterError, match="not written by `forecaster demo`"):
+        prepare_directory(tmp_path)
+    assert (tmp_path / CONFIG_FILE).exists()
+
+    (tmp_path / CONFIG_FILE).unlink()
+    (tmp_path / DB_FILE).write_bytes(b"")
+    with pytest.raises(ForecasterError, match=r"forecaster\.db exists"):
+        prepare_directory(tmp_path)
+
+    (tmp_path / CONFIG_FILE).write_text(HEADER + "\n")
+    (tmp_path / OUTPUT_DIR).mkdir()
+    (tmp_path / OUTPUT_DIR / "old.png").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("kept")
+    prepare_directory(tmp_path)
+    assert not (tmp_path / DB_FILE).exists() and not (tmp_path / OUTPUT_DIR).exists()
+    assert (tmp_path / "notes.txt").exists()
+    with pytest.raises(ForecasterError, match="is a file, not a directory"):
+        prepare_directory(tmp_path / "notes.txt")
+
+
+def test_sample_data_is_deterministic_and_labelled() -> None:
+    first, again = synthetic_series(QUICK), synthetic_series(QUICK)
+    for a, b in zip(first, again, strict=True):
+        pd.testing.assert_series_equal(a.points, b.points)
+        assert a.labels == b.labels
+    for sample in synthetic_series(FULL):
+        assert len(sample.points) == FULL.sensor_points
+        kinds = {label.kind for label in sample.labels}
+        assert kinds <= {"spike", "dip", "level shift", "drift", "stuck"}
+        for label in sample.labels:
+            assert sample.points.index[FULL.warmup] <= label.start <= label.end
+    stuck = next(s for s in synthetic_series(FULL) if s.name == "boiler_temp")
+    label = next(lb for lb in stuck.labels if lb.kind == "stuck")
+    assert stuck.points[label.start : label.end].nunique() == 1
+    vix = sample_series(QUICK)[-1]
+    assert vix.name == "vix" and len(vix.points) == QUICK.vix_days
+    assert all(vix.points.index[0] <= lb.start <= vix.points.index[-1] for lb in vix.labels)
+
+
+def test_found_uses_overlap_with_tolerance() -> None:
+    t = pd.Timestamp("2025-01-01 10:00", tz="UTC")
+    labels = [Injected("s", "spike", t, t), Injected("s", "drift", t + pd.Timedelta(hours=20),
+                                                    t + pd.Timedelta(hours=30))]  # fmt: skip
+    hour = pd.Timedelta(hours=1)
+    events = [(t + 3 * hour, t + 4 * hour), (t + 31 * hour, t + 40 * hour)]
+    assert found(labels, events, 3 * hour) == [True, True]
+    assert found(labels, events, 0 * hour) == [False, False]
+    assert found(labels, [], 3 * hour) == [False, False]
+
+
+def _seed_plot_data(sessions: sessionmaker[Session]) -> datetime:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    with sessions.begin() as session:
+        series = Series(name="pump", kind="sensor", unit="bar", frequency="h")
+        session.add(series)
+        session.flush()
+        for k in range(48):
+            ts = start + k * hour
+            session.add(Observation(series_id=series.id, ts=ts, value=float(k % 5)))
+            session.add(Forecast(pipeline="p", series_id=series.id, issued_at=ts - hour, ts=ts,
+                                 step=1, predicted=2.0, lower=1.0, upper=3.0))  # fmt: skip
+        for step in (1, 2, 3):
+            issued = start + 47 * hour
+            session.add(Forecast(pipeline="p", series_id=series.id, issued_at=issued,
+                                 ts=issued + step * hour, step=step, predicted=2.0 + step,
+                                 lower=1.0, upper=5.0 + step))  # fmt: skip
+        for k, score in ((10, 0.97), (11, 0.99), (40, 0.95)):
+            session.add(Anomaly(pipeline="p", series_id=series.id, ts=start + k * hour,
+                                observed=9.0, predicted=2.0, residual=7.0, threshold=1.0,
+                                score=score, severity="high", direction="up"))  # fmt: skip
+        for first, last, score in ((10, 11, 0.99), (40, 40, 0.95)):
+            session.add(AnomalyEvent(pipeline="p", series_id=series.id,
+                                     start_ts=start + first * hour, end_ts=start + last * hour,
+                                     peak_ts=start + last * hour, peak_score=score,
+                                     n_points=last - first + 1, direction="up",
+                                     severity="high"))  # fmt: skip
+    return start
+
+
+def test_plot_data_reads_a_range_and_draws(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    start = _seed_plot_data(sessions)
+    hour = timedelta(hours=1)
+    with sessions() as session:
+        everything = load_plot_data(session=session, pipeline="p", name="pump")
+        part = load_plot_data(
+            session=session, pipeline="p", name="pump",
+            time_range=TimeRange(start=start + 11 * hour, end=start + 20 * hour),
+        )  # fmt: skip
+        other = load_plot_data(session=session, pipeline="other", name="pump")
+    # Every stored step-1 row: one per observation, and the first step of the latest forecast.
+    assert len(everything.observed) == 48 and len(everything.predictions) == 49
+    assert list(everything.forecast["predicted"]) == [3.0, 4.0, 5.0]
+    assert everything.forecast_issued_at == pd.Timestamp(start + 47 * hour)
+    assert len(everything.anomalies) == 3 and len(everything.events) == 2
+    assert list(everything.top_events(1)["peak_score"]) == [0.99]
+    assert everything.unit == "bar"
+    # A range keeps its points and the events overlapping it.
+    assert len(part.observed) == 10 and list(part.anomalies["score"]) == [0.99]
+    assert list(part.events["start_ts"]) == [pd.Timestamp(start + 10 * hour)]
+    # Another pipeline's rows are not mixed in.
+    assert other.anomalies.empty and other.forecast.empty and len(other.observed) == 48
+
+    png = tmp_path / "pump.png"
+    render_png(everything, png)
+    assert_png(png)
+    page = html_page([Page(everything, png), Page(part, None)])
+    assert page.count("<img ") == 1 and "0.9900" in page and "no observations" in page
+
+
+def test_plot_help_and_database_code_load_neither_tensorflow_nor_matplotlib() -> None:
+    output, loaded = heavy_modules_loaded(
+        ["plot", "--help"],
+        {"tensorflow", "keras", "matplotlib"},
+        imports=("pipelines.demo", "pipelines.plot", "pipelines.plot_data"),
+    )
+    assert "--series" in output and "--html" in output
+    assert loaded == []
