@@ -153,25 +153,40 @@ def _next_step(
         chain = _chain(versions)
         source = context.source(pipeline.name)
         frequency = pipeline.preprocess.frequency or row.frequency
-        if mark is None or not chain or frequency is None:
-            read_from = None
-        else:
+        read_from = read_to = None
+        complete_before: pd.Timestamp | None = None  # with more points after the read
+        if mark is not None and chain and frequency is not None:
             reach = context_points(pipeline.detection) + network_reach(model, frequency)
             offset = pd.tseries.frequencies.to_offset(frequency)
             read_from = (pd.Timestamp(mark) - reach * offset).to_pydatetime()
+            # Read about one chunk past the watermark, not the whole rest of the series: a
+            # long backfill or catch-up stays linear in time and bounded in memory.
+            bound = pd.Timestamp(mark) + (pipeline.backfill_chunk + 2) * offset
+            if until is None or bound < pd.Timestamp(until):
+                read_to = bound.to_pydatetime()
         recalled = None
         if memory is not None and mark is not None and read_from is not None:
             mark_at, read_at = pd.Timestamp(mark), pd.Timestamp(read_from)
             recalled = memory.recall(pipeline.name, row.id, mark_at)
         if recalled is not None and len(recalled.raw) and recalled.raw.index[0] <= read_at:
             # The context is what the last cycle read; only points after the watermark are new.
-            new_points = source.read(session, name, TimeRange.after(mark, until))
+            # (Points beyond the bound are left for the next cycle.)
+            new_points = source.read(session, name, TimeRange.after(mark, read_to or until))
             times = recalled.raw.index
             kept = recalled.raw[(times >= read_at) & (times <= mark_at)]
             raw = pd.concat([kept, new_points]) if len(new_points) else kept
         else:
             recalled = None
-            raw = source.read(session, name, TimeRange(start=read_from, end=until))
+            raw = source.read(session, name, TimeRange(start=read_from, end=read_to or until))
+            newest = source.newest(session, name) if read_to is not None else None
+            if newest is not None and read_to is not None and newest > pd.Timestamp(read_to):
+                # Only grid steps that end inside the read are complete (later raw points
+                # could still fall into the last one).
+                complete_before = pd.Timestamp(read_to) - offset
+                if mark is not None and not (raw.index > pd.Timestamp(mark)).any():
+                    # A gap longer than the bound follows the watermark: read on to the end.
+                    raw = source.read(session, name, TimeRange(start=read_from, end=until))
+                    complete_before = None
         if raw.empty:
             return None
         span = regularize(raw.rename(name), frequency, pipeline.preprocess.max_gap_fill)
@@ -201,6 +216,9 @@ def _next_step(
         first_new + pipeline.backfill_chunk,
         int(np.searchsorted(span.steps, limit_step, side="right")),
     )
+    if complete_before is not None:
+        complete = int(span.index.searchsorted(complete_before, side="right"))
+        stop = max(min(stop, complete), first_new + 1)
     report.points_read += stop - first_new
     return _Step(
         series_id=series_id,
@@ -208,7 +226,7 @@ def _next_step(
         first_new=first_new,
         stop=stop,
         cutoff=cutoff,
-        exhausted=stop == len(span),
+        exhausted=stop == len(span) and complete_before is None,
         limit_step=limit_step,
         raw=raw,
         versions=versions,

@@ -197,3 +197,29 @@ def kill_after_first_commits(work: Path, url: str) -> None:
         engine.dispose()
         if process.poll() is None:
             process.kill()
+
+
+def test_chunked_reads_cross_a_gap_longer_than_a_chunk(db_url: str, tmp_path: Path) -> None:
+    # Each chunk reads about one chunk past the watermark; a hole of 400 steps (more than a
+    # chunk of 150) right after a watermark must not end the backfill early.
+    rng = np.random.default_rng(5)
+    index = pd.date_range("2024-05-01", periods=1700, freq="15min")
+    keep = np.r_[0:800, 1200:1700]
+    values = 10 + 2 * np.sin(2 * np.pi * np.arange(1700) / 96) + rng.normal(0, 0.2, 1700)
+    frame = pd.DataFrame({"timestamp": index[keep], "value": values[keep]})
+    frame.to_csv(tmp_path / "g.csv", index=False)
+    results = []
+    for chunk in (150, 5000):
+        context = open_context(load_config(write_config(tmp_path, db_url, backfill_chunk=chunk)))
+        try:
+            if chunk == 150:
+                ingest_file(context, IngestRequest(path=tmp_path / "g.csv", series="g"))
+            result = run_pipeline(context, None, kind="backfill")
+        finally:
+            context.close()
+        assert not result.failed and result.reports[0].points_read == 1300
+        rows = snapshot(db_url)
+        assert str(rows["watermarks"][0][0])[:16] == str(index[1699])[:16]
+        results.append(rows)
+        clear_results(db_url, tmp_path / "models")
+    assert results[0] == results[1]
