@@ -9,10 +9,10 @@ Measured, per repeat and backend: `pipelines.backfill.run_pipeline` over the ser
 the database, regularise, network pass, residuals and threshold, write forecasts, anomalies,
 events and watermarks, one transaction per chunk), in a fresh context whose network is built
 and traced beforehand, as in a running process, but whose models are read from disk. Beside it,
-the bare rate: `one_step_predictions` of the same model over the same series' scored points
-(the network alone, as bench.scoring measures it). Between repeats the backfill's rows and
-watermarks are deleted. Points/s counts scored points (the first `initial_points` of each series
-are warm-up, read but not scored).
+the bare rate: the same model scoring the same series whole in sequence mode, one network pass
+per series (the network alone: bench.scoring's `sequence_scoring`). Between repeats the
+backfill's rows and watermarks are deleted. Backfill points/s counts scored points (the first
+`initial_points` of each series are warm-up, read but not scored); bare points/s, every point.
 
 Run from the repository root: python -m bench.backfill [--series 100] [--points 10000]
 """
@@ -27,14 +27,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench.common import fresh_database, machine, markdown_table, peak_rss_mib
 from bench.fixtures import PIPELINE, TEMPLATE, forget_backfill, one_model_settings, prepare
+from bench.scoring import sequence_scoring
 from forecaster.config import Settings
 from forecaster.db import repository
 from forecaster.db.session import transaction
-from forecaster.predictor import one_step_predictions
 from forecaster.timeseries import RegularSeries, regularize
 from pipelines.backfill import run_pipeline
 from pipelines.context import open_context
@@ -60,23 +58,30 @@ def read_series(settings: Settings, names: list[str]) -> list[RegularSeries]:
 
 
 def bare_rate(settings: Settings, series: list[RegularSeries]) -> tuple[int, float]:
-    """Points and seconds of the template's model scoring every point after its cut-off."""
+    """Points and seconds of the template's model scoring the series whole, one network pass
+    each (bench.scoring's sequence-mode figure, with whatever scorer that benchmark uses)."""
     context = open_context(settings)
     try:
-        pipeline = settings.pipeline(PIPELINE)
         stored = context.models.load_latest(PIPELINE, TEMPLATE)
-        network = context.models.network_for(pipeline.model)
+        network = context.models.network_for(settings.pipeline(PIPELINE).model)
+        sequence_scoring(stored.model, network, series[:1])  # trace once outside the timing
+        started = time.perf_counter()
+        sequence_scoring(stored.model, network, series)
+        return sum(len(s) for s in series), time.perf_counter() - started
+    finally:
+        context.close()
+
+
+def scored_points(settings: Settings, series: list[RegularSeries]) -> int:
+    """Points after each series' (one) training cut-off: what the backfill must score."""
+    context = open_context(settings)
+    try:
         with transaction(context.sessions) as session:
             template = repository.get_series(session=session, name=TEMPLATE)
             (cutoff,) = cutoff_chain(session, PIPELINE, template.id)  # one model per series
-        positions = [np.flatnonzero(s.steps > cutoff) for s in series]
-        one_step_predictions(stored.model, network, series[0], positions[0])  # trace first
-        started = time.perf_counter()
-        for s, p in zip(series, positions, strict=True):
-            one_step_predictions(stored.model, network, s, p)
-        return sum(len(p) for p in positions), time.perf_counter() - started
     finally:
         context.close()
+    return sum(int((s.steps > cutoff).sum()) for s in series)
 
 
 def backfill_once(settings: Settings, names: list[str], warm_up: RegularSeries) -> dict[str, Any]:
@@ -85,7 +90,7 @@ def backfill_once(settings: Settings, names: list[str], warm_up: RegularSeries) 
     try:
         stored = context.models.load_latest(PIPELINE, TEMPLATE)
         network = context.models.network_for(settings.pipeline(PIPELINE).model)
-        one_step_predictions(stored.model, network, warm_up, np.arange(len(warm_up)))
+        sequence_scoring(stored.model, network, [warm_up])  # trace once outside the timing
         started = time.perf_counter()
         result = run_pipeline(context, PIPELINE, kind="backfill", names=names)
         seconds = time.perf_counter() - started
@@ -118,6 +123,7 @@ def measure(backend: str, series: int, points: int, repeats: int, workdir: Path)
             flush=True,
         )
         batch = read_series(settings, prepared.names)
+        expected = scored_points(settings, batch)
         runs = []
         for k in range(repeats):
             if k:
@@ -129,7 +135,7 @@ def measure(backend: str, series: int, points: int, repeats: int, workdir: Path)
             bare_points, bare_seconds = bare_rate(settings, batch)
             run = backfill_once(settings, prepared.names, batch[0])
             assert run["models_trained"] == 0, f"the measured backfill trained: {run}"
-            assert run["points_scored"] == bare_points, (run, bare_points)
+            assert run["points_scored"] == expected, (run, expected)
             run["bare_points_per_s"] = bare_points / bare_seconds
             run["backfill_points_per_s"] = run["points_scored"] / run["seconds"]
             run["ratio"] = run["backfill_points_per_s"] / run["bare_points_per_s"]

@@ -165,6 +165,11 @@ def one_model_settings(url: str, model_dir: Path, points: int) -> Settings:
     return Settings(database=DatabaseSettings(url=url), model_dir=model_dir, pipelines=[pipeline])
 
 
+def series_names(series: int) -> list[str]:
+    """The names of the benchmark series (the template aside)."""
+    return [f"s{k:04d}" for k in range(series)]
+
+
 @dataclass(frozen=True)
 class Prepared:
     """Series loaded with a stored model each, and what each setup phase took."""
@@ -178,7 +183,7 @@ class Prepared:
 
 def prepare(context: AppContext, series: int, points: int) -> Prepared:
     """`series` synthetic series of `points` points, each with the template's trained model."""
-    names = [f"s{k:04d}" for k in range(series)]
+    names = series_names(series)
     started = time.perf_counter()
     rows = load_synthetic(context, names, points, seed=1)
     load_seconds = time.perf_counter() - started
