@@ -27,111 +27,72 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import fresh_database, machine, markdown_table, peak_rss_mib
-from bench.fixtures import PIPELINE, TEMPLATE, forget_backfill, one_model_settings, prepare
+from bench.common import machine, markdown_table, peak_rss_mib
+from bench.fixtures import (
+    PIPELINE,
+    TEMPLATE,
+    add_size_options,
+    forget_backfill,
+    opened,
+    prepared_database,
+    timed_backfill,
+)
 from bench.scoring import sequence_scoring
 from forecaster.config import Settings
 from forecaster.db import repository
 from forecaster.db.session import transaction
 from forecaster.timeseries import RegularSeries, regularize
-from pipelines.backfill import run_pipeline
-from pipelines.context import open_context
 from pipelines.detect import cutoff_chain
 
 BACKENDS = ("sqlite", "postgresql")
 
 
-def read_series(settings: Settings, names: list[str]) -> list[RegularSeries]:
-    """The series as the pipeline sees them: read and regularised (not timed)."""
-    context = open_context(settings)
-    try:
-        with transaction(context.sessions) as session:
-            raw = [
-                repository.read_observations(
-                    session=session, series_id=repository.get_series(session=session, name=n).id
-                ).rename(n)
-                for n in names
-            ]
-    finally:
-        context.close()
-    return [regularize(r, "5min", 3) for r in raw]
+def read_series(settings: Settings, names: list[str]) -> tuple[list[RegularSeries], int]:
+    """The series as the pipeline sees them (read and regularised, not timed), and how many of
+    their points come after the (one) training cut-off: what the backfill must score."""
+    with opened(settings) as context, transaction(context.sessions) as session:
+        raw = [
+            repository.read_observations(
+                session=session, series_id=repository.get_series(session=session, name=n).id
+            ).rename(n)
+            for n in names
+        ]
+        template = repository.get_series(session=session, name=TEMPLATE)
+        (cutoff,) = cutoff_chain(session, PIPELINE, template.id)
+    series = [regularize(r, "5min", 3) for r in raw]
+    return series, sum(int((s.steps > cutoff).sum()) for s in series)
 
 
 def bare_rate(settings: Settings, series: list[RegularSeries]) -> tuple[int, float]:
     """Points and seconds of the template's model scoring the series whole, one network pass
     each (bench.scoring's sequence-mode figure, with whatever scorer that benchmark uses)."""
-    context = open_context(settings)
-    try:
+    with opened(settings) as context:
         stored = context.models.load_latest(PIPELINE, TEMPLATE)
         network = context.models.network_for(settings.pipeline(PIPELINE).model)
         sequence_scoring(stored.model, network, series[:1])  # trace once outside the timing
         started = time.perf_counter()
         sequence_scoring(stored.model, network, series)
         return sum(len(s) for s in series), time.perf_counter() - started
-    finally:
-        context.close()
-
-
-def scored_points(settings: Settings, series: list[RegularSeries]) -> int:
-    """Points after each series' (one) training cut-off: what the backfill must score."""
-    context = open_context(settings)
-    try:
-        with transaction(context.sessions) as session:
-            template = repository.get_series(session=session, name=TEMPLATE)
-            (cutoff,) = cutoff_chain(session, PIPELINE, template.id)  # one model per series
-    finally:
-        context.close()
-    return sum(int((s.steps > cutoff).sum()) for s in series)
 
 
 def backfill_once(settings: Settings, names: list[str], warm_up: RegularSeries) -> dict[str, Any]:
     """One measured backfill of `names` in a fresh context (network built and traced first)."""
-    context = open_context(settings)
-    try:
+    with opened(settings) as context:
         stored = context.models.load_latest(PIPELINE, TEMPLATE)
         network = context.models.network_for(settings.pipeline(PIPELINE).model)
         sequence_scoring(stored.model, network, [warm_up])  # trace once outside the timing
-        started = time.perf_counter()
-        result = run_pipeline(context, PIPELINE, kind="backfill", names=names)
-        seconds = time.perf_counter() - started
-    finally:
-        context.close()
-    assert not result.failed, result.failed[:3]
-    reports = result.reports
-    return {
-        "seconds": seconds,
-        "points_read": sum(r.points_read for r in reports),
-        "points_scored": sum(r.points_scored for r in reports),
-        "anomalies": sum(r.anomalies for r in reports),
-        "models_trained": sum(r.models_trained for r in reports),
-    }
+        run = timed_backfill(context, names)
+    assert not run["failed"], run["failed"][:3]
+    return run
 
 
 def measure(backend: str, series: int, points: int, repeats: int, workdir: Path) -> dict[str, Any]:
-    model_dir = workdir / f"models-{backend}"
-    with fresh_database(backend, workdir) as url:
-        settings = one_model_settings(url, model_dir, points)
-        context = open_context(settings)
-        try:
-            prepared = prepare(context, series, points)
-        finally:
-            context.close()
-        print(
-            f"  {backend}: loaded {prepared.rows:,} points in {prepared.load_seconds:.1f} s, "
-            f"template trained in {prepared.train_seconds:.1f} s, model copied to {series} "
-            f"series in {prepared.clone_seconds:.1f} s",
-            flush=True,
-        )
-        batch = read_series(settings, prepared.names)
-        expected = scored_points(settings, batch)
+    with prepared_database(backend, workdir, series, points) as (settings, prepared):
+        batch, expected = read_series(settings, prepared.names)
         runs = []
         for k in range(repeats):
             if k:
-                context = open_context(settings)
-                try:
-                    forget_backfill(context, prepared.names)
-                finally:
-                    context.close()
+                forget_backfill(settings, prepared.names)
             bare_points, bare_seconds = bare_rate(settings, batch)
             run = backfill_once(settings, prepared.names, batch[0])
             assert run["models_trained"] == 0, f"the measured backfill trained: {run}"
@@ -160,22 +121,15 @@ def measure(backend: str, series: int, points: int, repeats: int, workdir: Path)
         "bare_points_per_s": median("bare_points_per_s"),
         "ratio": median("ratio"),
         "backfill_seconds": median("seconds"),
-        "setup_seconds": {
-            "load": prepared.load_seconds,
-            "train_template": prepared.train_seconds,
-            "copy_models": prepared.clone_seconds,
-        },
+        "setup_seconds": prepared.phase_seconds(),
         "runs": runs,
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--series", type=int, default=100)
-    parser.add_argument("--points", type=int, default=10_000, help="Points per series.")
-    parser.add_argument("--repeats", type=int, default=3, help="Runs per backend (median).")
+    add_size_options(parser, series=100, points=10_000, repeats=3)
     parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument("--json", type=Path, help="Also write the figures here.")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="forecaster-bench-") as scratch:

@@ -10,25 +10,29 @@ each of their cut-offs asks for and nothing is trained again.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import DateTime, text
 from sqlalchemy.engine import Connection
 
+from bench.common import fresh_database
 from forecaster.config import DatabaseSettings, PipelineSettings, Settings, TrainingSchedule
 from forecaster.db import repository
 from forecaster.db.session import transaction
 from forecaster.registry import META_FILE, series_directory
 from pipelines.backfill import run_pipeline
-from pipelines.context import AppContext
+from pipelines.context import AppContext, open_context
 
 FREQUENCY = pd.Timedelta("5min")
 START = pd.Timestamp("2024-01-01", tz="UTC")
@@ -180,6 +184,14 @@ class Prepared:
     train_seconds: float
     clone_seconds: float
 
+    def phase_seconds(self) -> dict[str, float]:
+        """Seconds of each setup phase."""
+        return {
+            "load": self.load_seconds,
+            "train_template": self.train_seconds,
+            "copy_models": self.clone_seconds,
+        }
+
 
 def prepare(context: AppContext, series: int, points: int) -> Prepared:
     """`series` synthetic series of `points` points, each with the template's trained model."""
@@ -200,16 +212,73 @@ def prepare(context: AppContext, series: int, points: int) -> Prepared:
     )
 
 
-def forget_backfill(context: AppContext, names: Sequence[str]) -> None:
+def timed_backfill(context: AppContext, names: Sequence[str]) -> dict[str, Any]:
+    """Backfill `names` with the first pipeline; seconds taken and the totals of its reports."""
+    started = time.perf_counter()
+    result = run_pipeline(context, PIPELINE, kind="backfill", names=names)
+    seconds = time.perf_counter() - started
+    reports = result.reports
+    return {
+        "seconds": seconds,
+        "points_read": sum(r.points_read for r in reports),
+        "points_scored": sum(r.points_scored for r in reports),
+        "anomalies": sum(r.anomalies for r in reports),
+        "models_trained": sum(r.models_trained for r in reports),
+        "failed": [f"{r.series}: {r.error}" for r in result.failed],
+    }
+
+
+@contextmanager
+def opened(settings: Settings) -> Iterator[AppContext]:
+    """A context for `settings`, closed afterwards."""
+    context = open_context(settings)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@contextmanager
+def prepared_database(
+    backend: str, workdir: Path, series: int, points: int
+) -> Iterator[tuple[Settings, Prepared]]:
+    """A fresh database on `backend` holding `prepare`d series, dropped afterwards; the
+    settings to reach it (see `one_model_settings`)."""
+    with fresh_database(backend, workdir) as url:
+        settings = one_model_settings(url, workdir / f"models-{backend}", points)
+        with opened(settings) as context:
+            prepared = prepare(context, series, points)
+        print(
+            f"  {backend}: loaded {prepared.rows:,} points in {prepared.load_seconds:.1f} s, "
+            f"template trained in {prepared.train_seconds:.1f} s, model copied to {series} "
+            f"series in {prepared.clone_seconds:.1f} s",
+            flush=True,
+        )
+        yield settings, prepared
+
+
+def forget_backfill(settings: Settings, names: Sequence[str]) -> None:
     """Delete what a backfill of `names` wrote and their watermarks, then vacuum, so the next
     repeat starts from the same state (models and observations stay)."""
-    with transaction(context.sessions) as session:
-        ids = [repository.get_series(session=session, name=n).id for n in names]
-    with context.engine.begin() as connection:
-        for table in BACKFILL_TABLES:
-            for series_id in ids:
-                connection.execute(
-                    text(f"DELETE FROM {table} WHERE series_id = :id"), {"id": series_id}
-                )
-    with context.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM")
+    with opened(settings) as context:
+        with transaction(context.sessions) as session:
+            ids = [repository.get_series(session=session, name=n).id for n in names]
+        with context.engine.begin() as connection:
+            for table in BACKFILL_TABLES:
+                for series_id in ids:
+                    connection.execute(
+                        text(f"DELETE FROM {table} WHERE series_id = :id"), {"id": series_id}
+                    )
+        autocommit = context.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with autocommit as connection:
+            connection.exec_driver_sql("VACUUM")
+
+
+def add_size_options(
+    parser: argparse.ArgumentParser, *, series: int, points: int, repeats: int
+) -> None:
+    """The options every backfill benchmark takes: sizes, repeats and a JSON output file."""
+    parser.add_argument("--series", type=int, default=series)
+    parser.add_argument("--points", type=int, default=points, help="Points per series.")
+    parser.add_argument("--repeats", type=int, default=repeats, help="Runs (median reported).")
+    parser.add_argument("--json", type=Path, help="Also write the figures here.")

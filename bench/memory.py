@@ -22,33 +22,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import fresh_database, machine, markdown_table, peak_rss_mib
-from bench.fixtures import PIPELINE, forget_backfill, one_model_settings, prepare, series_names
-from pipelines.backfill import run_pipeline
-from pipelines.context import open_context
-
-GIB = 1024  # MiB
+from bench.common import machine, markdown_table, peak_rss_mib
+from bench.fixtures import (
+    PIPELINE,
+    add_size_options,
+    forget_backfill,
+    one_model_settings,
+    opened,
+    prepared_database,
+    series_names,
+    timed_backfill,
+)
 
 
 def child(url: str, model_dir: Path, series: int, points: int) -> dict[str, Any]:
     """The measured backfill (in the child process); its figures and peak RSS."""
     settings = one_model_settings(url, model_dir, points)
-    context = open_context(settings)
-    try:
+    with opened(settings) as context:
         context.models.network_for(settings.pipeline(PIPELINE).model)  # TensorFlow loaded
         rss_before = peak_rss_mib()
-        started = time.perf_counter()
-        result = run_pipeline(context, PIPELINE, kind="backfill", names=series_names(series))
-        seconds = time.perf_counter() - started
-    finally:
-        context.close()
-    reports = result.reports
+        run = timed_backfill(context, series_names(series))
     return {
-        "seconds": seconds,
-        "points_read": sum(r.points_read for r in reports),
-        "points_scored": sum(r.points_scored for r in reports),
-        "models_trained": sum(r.models_trained for r in reports),
-        "failed": [f"{r.series}: {r.error}" for r in result.failed],
+        **run,
         "peak_rss_before_backfill_mib": rss_before,
         "peak_rss_mib": peak_rss_mib(),
     }
@@ -65,27 +60,12 @@ def run_child(url: str, model_dir: Path, series: int, points: int) -> dict[str, 
 
 
 def measure(backend: str, series: int, points: int, repeats: int, workdir: Path) -> dict[str, Any]:
-    model_dir = workdir / f"models-{backend}"
-    with fresh_database(backend, workdir) as url:
-        context = open_context(one_model_settings(url, model_dir, points))
-        try:
-            prepared = prepare(context, series, points)
-        finally:
-            context.close()
-        print(
-            f"  {backend}: loaded {prepared.rows:,} points in {prepared.load_seconds:.1f} s, "
-            f"template trained in {prepared.train_seconds:.1f} s, model copied to {series} "
-            f"series in {prepared.clone_seconds:.1f} s",
-            flush=True,
-        )
+    with prepared_database(backend, workdir, series, points) as (settings, prepared):
+        url, model_dir = settings.database.url, settings.model_dir
         runs = []
         for k in range(repeats):
             if k:
-                context = open_context(one_model_settings(url, model_dir, points))
-                try:
-                    forget_backfill(context, prepared.names)
-                finally:
-                    context.close()
+                forget_backfill(settings, prepared.names)
             run = run_child(url, model_dir, series, points)
             run["points_per_s"] = run["points_scored"] / run["seconds"]
             print(
@@ -108,9 +88,7 @@ def measure(backend: str, series: int, points: int, repeats: int, workdir: Path)
         ),
         "points_per_s": statistics.median(r["points_per_s"] for r in runs),
         "phase_seconds": {
-            "load": prepared.load_seconds,
-            "train_template": prepared.train_seconds,
-            "copy_models": prepared.clone_seconds,
+            **prepared.phase_seconds(),
             "backfill": statistics.median(r["seconds"] for r in runs),
         },
         "runs": runs,
@@ -119,11 +97,8 @@ def measure(backend: str, series: int, points: int, repeats: int, workdir: Path)
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--series", type=int, default=10)
-    parser.add_argument("--points", type=int, default=1_000_000, help="Points per series.")
-    parser.add_argument("--repeats", type=int, default=1, help="Backfills (median).")
+    add_size_options(parser, series=10, points=1_000_000, repeats=1)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--json", type=Path, help="Also write the figures here.")
     parser.add_argument("--child", nargs=2, metavar=("URL", "MODEL_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
