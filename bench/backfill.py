@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     report = {
         "benchmark": "backfill",
         "measured": "run_pipeline over pre-trained series (0 models trained): read, score, "
-        "threshold, write; beside one_step_predictions of the same model on the same points",
+        "threshold, write; beside the same model scoring the same series in sequence mode "
+        "(bench.scoring.sequence_scoring)",
         "machine": machine(),
         "repeats": args.repeats,
         "results": figures,
