@@ -74,3 +74,9 @@ def _migrate(url: str) -> None:
     engine = make_engine(DatabaseSettings(url=url))
     migrate.upgrade(engine)
     engine.dispose()
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A markdown table, ready to paste into the README."""
+    lines = [headers, ["---"] * len(headers), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)

@@ -28,27 +28,17 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import bindparam, text
 
-from bench.common import fresh_database, machine, peak_rss_mib
+from bench.common import fresh_database, machine, markdown_table, peak_rss_mib
+from bench.fixtures import FREQUENCY, START, clone_models, grid, synthetic, train_template
 from forecaster.config import DatabaseSettings, PipelineSettings, Settings
 from forecaster.db import repository
 from forecaster.db.session import transaction
 from forecaster.db.types import UTCDateTime
-from forecaster.registry import META_FILE, series_directory
 from pipelines import detect, forecast
-from pipelines.backfill import run_pipeline
 from pipelines.context import AppContext, open_context
 from pipelines.daemon import Cycles
 
 HISTORY = 3200  # points per series: more than the scoring context a cycle reads
-FREQUENCY = pd.Timedelta("5min")
-START = pd.Timestamp("2024-01-01", tz="UTC")
-
-
-def synthetic(n: int, seed: int = 0) -> np.ndarray:
-    """Daily-seasonal 5-minute sensor values with noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    return 20 + 3 * np.sin(2 * np.pi * t / 288) + rng.normal(0, 0.4, n)
 
 
 @contextmanager
@@ -70,21 +60,17 @@ def timed(totals: dict[str, float], key: str, module: Any, name: str) -> Iterato
         setattr(module, name, original)
 
 
-def build(context: AppContext, series: int, model_dir: Path) -> list[int]:
+def build(context: AppContext, series: int) -> list[int]:
     """Backfill one series for real, then copy its rows and models to `series - 1` others."""
-    values = synthetic(HISTORY)
-    index = pd.date_range(START, periods=HISTORY, freq=FREQUENCY)
     with transaction(context.sessions) as session:
         row = repository.create_series(
             session=session, name="s0000", kind="sensor", frequency="5min"
         )
         repository.upsert_observations(
-            session=session, series_id=row.id, points=pd.Series(values, index=index)
+            session=session, series_id=row.id, points=pd.Series(synthetic(HISTORY), grid(HISTORY))
         )
-    started = time.perf_counter()
-    result = run_pipeline(context, None, kind="backfill")
-    assert not result.failed, result.failed
-    print(f"  template series backfilled in {time.perf_counter() - started:.1f} s", flush=True)
+    template = train_template(context, None, "s0000")
+    print(f"  template series backfilled in {template.seconds:.1f} s", flush=True)
     started = time.perf_counter()
     names = [f"s{k:04d}" for k in range(1, series)]
     with context.engine.begin() as connection:
@@ -105,12 +91,8 @@ def build(context: AppContext, series: int, model_dir: Path) -> list[int]:
             f"SELECT w.pipeline, s.id, w.last_ts, w.updated_at FROM watermarks w, ({clones}) s "
             f"WHERE w.series_id = 1"
         ))  # fmt: skip
-        connection.execute(text(
-            f"INSERT INTO model_versions (pipeline, series_id, version, trained_from, "
-            f"trained_to, metrics, artifact_path, created_at) SELECT m.pipeline, s.id, "
-            f"m.version, m.trained_from, m.trained_to, m.metrics, m.artifact_path, m.created_at "
-            f"FROM model_versions m, ({clones}) s WHERE m.series_id = 1"
-        ))  # fmt: skip
+    clone_models(context, "default", "s0000", names)
+    with context.engine.begin() as connection:
         connection.execute(text(
             f"INSERT INTO forecasts (pipeline, series_id, issued_at, ts, step, predicted, lower, "
             f"upper, model_version_id, created_at) SELECT f.pipeline, s.id, f.issued_at, f.ts, "
@@ -119,14 +101,6 @@ def build(context: AppContext, series: int, model_dir: Path) -> list[int]:
             f"JOIN model_versions mv ON mv.series_id = s.id AND mv.version = m0.version "
             f"WHERE f.series_id = 1"
         ))  # fmt: skip
-    template = series_directory(model_dir, "default", "s0000")
-    for name in names:
-        target = series_directory(model_dir, "default", name)
-        shutil.copytree(template, target)
-        for meta_path in target.glob(f"*/{META_FILE}"):
-            meta = json.loads(meta_path.read_text())
-            meta["series"] = name
-            meta_path.write_text(json.dumps(meta))
     print(f"  copied to {len(names)} more series in {time.perf_counter() - started:.1f} s")
     return ids
 
@@ -153,7 +127,7 @@ def measure(backend: str, series: int, cycles: int, workdir: Path) -> dict[str, 
         )
         context = open_context(settings)
         try:
-            ids = build(context, series, model_dir)
+            ids = build(context, series)
             runner = Cycles(context, clock=lambda: datetime.now(UTC))
             results = []
             for k in range(cycles + 1):
@@ -211,13 +185,15 @@ def main() -> None:
             print(f"{backend}: {args.series} series, one new point each", flush=True)
             figures.append(measure(backend, args.series, args.cycles, Path(scratch)))
     print(f"\nmachine: {machine()}; peak RSS {peak_rss_mib():,.0f} MiB")
-    print("| backend | series | first cycle (s) | cycle, median (s) | network | detection | "
-          "database + rest |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
-    for f in figures:
-        print(f"| {f['backend']} | {f['series']} | {f['cold_cycle_seconds']:.1f} | "
-              f"{f['warm_cycle_seconds_median']:.1f} | {f['share_network']:.0%} | "
-              f"{f['share_detection']:.0%} | {f['share_database_and_rest']:.0%} |")  # fmt: skip
+    headers = ["backend", "series", "first cycle (s)", "cycle, median (s)", "network",
+               "detection", "database + rest"]  # fmt: skip
+    rows = [
+        [f["backend"], str(f["series"]), f"{f['cold_cycle_seconds']:.1f}",
+         f"{f['warm_cycle_seconds_median']:.1f}", f"{f['share_network']:.0%}",
+         f"{f['share_detection']:.0%}", f"{f['share_database_and_rest']:.0%}"]
+        for f in figures
+    ]  # fmt: skip
+    print(markdown_table(headers, rows))
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "figures": figures}, indent=2))
 

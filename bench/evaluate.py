@@ -61,6 +61,7 @@ def main() -> None:
         report = {
             "machine": machine(),
             "seconds": seconds,
+            "peak_rss_mib": round(peak_rss_mib()),
             "forecaster": result.product.to_dict(),
             "baseline": result.baseline.to_dict(),
         }
