@@ -438,16 +438,19 @@ def _write(
     positions = decisions.positions
     ok = np.isfinite(decisions.predicted) & span.observed[positions]
     band_low, band_high = (float(b) for b in active.model.band[0])
+    # Whole columns converted at once: per-row Timestamp conversions dominated a backfill.
+    scored = positions[ok]
+    values = decisions.predicted[ok].astype(float)
     forecasts = [
-        ForecastRow(
-            issued_at=span.index[p - 1].to_pydatetime(),
-            ts=span.index[p].to_pydatetime(),
-            step=1,
-            predicted=float(v),
-            lower=float(v) + band_low,
-            upper=float(v) + band_high,
+        ForecastRow(issued_at=i, ts=t, step=1, predicted=v, lower=lo, upper=hi)
+        for i, t, v, lo, hi in zip(
+            span.index[scored - 1].to_pydatetime(),
+            span.index[scored].to_pydatetime(),
+            values.tolist(),
+            (values + band_low).tolist(),
+            (values + band_high).tolist(),
+            strict=True,
         )
-        for p, v in zip(positions[ok], decisions.predicted[ok], strict=True)
     ]
     repository.upsert_forecasts(
         session=session,
