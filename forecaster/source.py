@@ -36,6 +36,10 @@ class SeriesSource(Protocol):
         """Time of the series' newest point (UTC), None when it has none."""
         ...
 
+    def oldest(self, session: Session, name: str) -> pd.Timestamp | None:
+        """Time of the series' oldest point (UTC), None when it has none."""
+        ...
+
 
 class ObservationsSource:
     """The service's own `observations` table, filled by `forecaster ingest`."""
@@ -52,7 +56,11 @@ class ObservationsSource:
 
     def newest(self, session: Session, name: str) -> pd.Timestamp | None:
         series = repository.get_series(session=session, name=name)
-        return repository.newest_observation(session=session, series_id=series.id)
+        return repository.observation_edge(session=session, series_id=series.id, newest=True)
+
+    def oldest(self, session: Session, name: str) -> pd.Timestamp | None:
+        series = repository.get_series(session=session, name=name)
+        return repository.observation_edge(session=session, series_id=series.id, newest=False)
 
 
 class TableSource:
@@ -92,19 +100,25 @@ class TableSource:
         return self._to_points(rows, time_range).rename(name)
 
     def newest(self, session: Session, name: str) -> pd.Timestamp | None:
+        return self._edge(session, name, newest=True)
+
+    def oldest(self, session: Session, name: str) -> pd.Timestamp | None:
+        return self._edge(session, name, newest=False)
+
+    def _edge(self, session: Session, name: str, *, newest: bool) -> pd.Timestamp | None:
         s = self.settings
         table = self._reflect(session)
         time_col = table.c[s.time_column]
         if not isinstance(time_col.type, DateTime | Date):  # text: only parsing tells the order
             points = self.read(session, name)
-            return points.index[-1] if len(points) else None
-        statement = select(func.max(time_col))
+            return points.index[-1 if newest else 0] if len(points) else None
+        statement = select(func.max(time_col) if newest else func.min(time_col))
         if s.series_column is not None:
             statement = statement.where(table.c[s.series_column] == self._series_key(table, name))
-        newest = session.scalar(statement)
-        if newest is None:
+        found = session.scalar(statement)
+        if found is None:
             return None
-        return self._to_points([(newest, 0.0)], TimeRange()).index[0]
+        return self._to_points([(found, 0.0)], TimeRange()).index[0]
 
     def _single_name(self) -> str:
         s = self.settings

@@ -164,6 +164,14 @@ def _next_step(
             bound = pd.Timestamp(mark) + (pipeline.backfill_chunk + 2) * offset
             if until is None or bound < pd.Timestamp(until):
                 read_to = bound.to_pydatetime()
+        elif mark is None and frequency is not None:
+            # The first step of a series: its first model's history and one chunk, not all.
+            offset = pd.tseries.frequencies.to_offset(frequency)
+            oldest = source.oldest(session, name)
+            steps = pipeline.training.initial_points + pipeline.backfill_chunk + 2
+            first = None if oldest is None else oldest + steps * offset
+            if first is not None and (until is None or first < pd.Timestamp(until)):
+                read_to = first.to_pydatetime()
         recalled = None
         if memory is not None and mark is not None and read_from is not None:
             mark_at, read_at = pd.Timestamp(mark), pd.Timestamp(read_from)
@@ -183,8 +191,13 @@ def _next_step(
                 # Only grid steps that end inside the read are complete (later raw points
                 # could still fall into the last one).
                 complete_before = pd.Timestamp(read_to) - offset
-                if mark is not None and not (raw.index > pd.Timestamp(mark)).any():
-                    # A gap longer than the bound follows the watermark: read on to the end.
+                new = raw.index if mark is None else raw.index[raw.index > pd.Timestamp(mark)]
+                # Too little inside the bound (a gap longer than it after the watermark, or
+                # gaps in the first model's history): read on to the end.
+                short = len(new) == 0 or (
+                    not chain and (new <= complete_before).sum() < pipeline.training.initial_points
+                )
+                if short:
                     raw = source.read(session, name, TimeRange(start=read_from, end=until))
                     complete_before = None
         if raw.empty:

@@ -252,10 +252,14 @@ def read_observations(
 
 def newest_observation(*, session: Session, series_id: int) -> pd.Timestamp | None:
     """Time of a series' newest stored observation, None when it has none."""
-    newest = session.scalar(
-        select(func.max(Observation.ts)).where(Observation.series_id == series_id)
-    )
-    return None if newest is None else pd.Timestamp(newest).tz_convert("UTC")
+    return observation_edge(session=session, series_id=series_id, newest=True)
+
+
+def observation_edge(*, session: Session, series_id: int, newest: bool) -> pd.Timestamp | None:
+    """Time of a series' newest (or oldest) stored observation, None when it has none."""
+    edge = func.max(Observation.ts) if newest else func.min(Observation.ts)
+    found = session.scalar(select(edge).where(Observation.series_id == series_id))
+    return None if found is None else pd.Timestamp(found).tz_convert("UTC")
 
 
 def _raw_time(column: Any) -> Any:
