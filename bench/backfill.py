@@ -68,19 +68,18 @@ def bare_rate(settings: Settings, series: list[RegularSeries]) -> tuple[int, flo
     each (bench.scoring's sequence-mode figure, with whatever scorer that benchmark uses)."""
     with opened(settings) as context:
         stored = context.models.load_latest(PIPELINE, TEMPLATE)
-        network = context.models.network_for(settings.pipeline(PIPELINE).model)
-        sequence_scoring(stored.model, network, series[:1])  # trace once outside the timing
+        sequence_scoring(stored.model, series[:1])  # warm up once outside the timing
         started = time.perf_counter()
-        sequence_scoring(stored.model, network, series)
+        sequence_scoring(stored.model, series)
         return sum(len(s) for s in series), time.perf_counter() - started
 
 
 def backfill_once(settings: Settings, names: list[str], warm_up: RegularSeries) -> dict[str, Any]:
-    """One measured backfill of `names` in a fresh context (network built and traced first)."""
+    """One measured backfill of `names` in a fresh context (TensorFlow loaded and the scorer
+    warmed up first, as in a running process)."""
     with opened(settings) as context:
-        stored = context.models.load_latest(PIPELINE, TEMPLATE)
-        network = context.models.network_for(settings.pipeline(PIPELINE).model)
-        sequence_scoring(stored.model, network, [warm_up])  # trace once outside the timing
+        stored = context.models.load_latest(PIPELINE, TEMPLATE)  # loads TensorFlow
+        sequence_scoring(stored.model, [warm_up])  # warm up once outside the timing
         run = timed_backfill(context, names)
     assert not run["failed"], run["failed"][:3]
     return run

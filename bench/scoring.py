@@ -42,7 +42,7 @@ def median_seconds(action: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def sequence_scoring(model: TrainedModel, network: Network, batch: list[RegularSeries]) -> None:
+def sequence_scoring(model: TrainedModel, batch: list[RegularSeries]) -> None:
     for series in batch:
         one_step_predictions(model, series, np.arange(len(series)))
 
@@ -81,8 +81,8 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     for label, batch in cases.items():
         points = sum(len(s) for s in batch)
-        sequence_scoring(model, network, batch[:1])  # trace once outside the timing
-        seq = median_seconds(partial(sequence_scoring, model, network, batch), args.runs)
+        sequence_scoring(model, batch[:1])  # warm up once outside the timing
+        seq = median_seconds(partial(sequence_scoring, model, batch), args.runs)
         win = median_seconds(partial(window_scoring, model, network, batch), args.runs)
         results[label] = {
             "points": points,

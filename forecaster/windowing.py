@@ -217,7 +217,6 @@ class ScoringPlan:
     """The runs that predict a set of positions, and which run output predicts each one."""
 
     runs: list[ScoringRun]
-    width: int  # the longest run any plan with these settings can have: window + chunk - 1
     targets: np.ndarray  # positions that get a prediction
     run_of_target: np.ndarray  # index into runs
     offset_of_target: np.ndarray  # output step within the run
@@ -268,7 +267,6 @@ def scoring_plan(
     offsets = targets - 1 - starts
     return ScoringPlan(
         runs=runs,
-        width=window + chunk - 1,
         targets=targets,
         run_of_target=run_of_target,
         offset_of_target=offsets,

@@ -124,8 +124,9 @@ def pending_points(
 ) -> int:
     """Raw points after the watermark (for progress bars)."""
     with transaction(context.sessions) as session:
-        row = repository.ensure_series(session=session, name=name)
-        mark = repository.get_watermark(session=session, pipeline=pipeline.name, series_id=row.id)
+        _, mark = repository.ensure_series_with_watermark(
+            session=session, pipeline=pipeline.name, name=name
+        )
         raw = context.source(pipeline.name).read(session, name, TimeRange.after(mark, until))
     return len(raw)
 
@@ -285,12 +286,12 @@ class SeriesState:
 
 def series_state(session: Any, pipeline: PipelineSettings, name: str) -> SeriesState:
     """The pipeline's state of a series (creating the series row if the source is external)."""
-    row = repository.ensure_series(session=session, name=name)
+    row, mark = repository.ensure_series_with_watermark(
+        session=session, pipeline=pipeline.name, name=name
+    )
     return SeriesState(
         series_id=row.id,
-        watermark=repository.get_watermark(
-            session=session, pipeline=pipeline.name, series_id=row.id
-        ),
+        watermark=mark,
         chain=cutoff_chain(session, pipeline.name, row.id),
         frequency=pipeline.preprocess.frequency or row.frequency,
     )

@@ -36,8 +36,9 @@ def drift_ratio(context: AppContext, pipeline: PipelineSettings, name: str) -> f
     validation MAE of the newest walk-forward model; None while either is unknown."""
     window = pipeline.training.drift_window
     with transaction(context.sessions) as session:
-        row = repository.ensure_series(session=session, name=name)
-        mark = repository.get_watermark(session=session, pipeline=pipeline.name, series_id=row.id)
+        row, mark = repository.ensure_series_with_watermark(
+            session=session, pipeline=pipeline.name, name=name
+        )
         if mark is None:
             return None
         versions = [

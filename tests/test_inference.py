@@ -43,7 +43,6 @@ def test_a_run_scores_alike_alone_or_in_any_batch(cell: str) -> None:
         offsets = [np.arange(run.stop - run.start) for run in chosen]
         return ScoringPlan(
             runs=chosen,
-            width=127,
             targets=np.concatenate(
                 [run.start + 1 + o for run, o in zip(chosen, offsets, strict=True)]
             ),

@@ -250,11 +250,6 @@ def read_observations(
     return _read_points(session, statement)
 
 
-def newest_observation(*, session: Session, series_id: int) -> pd.Timestamp | None:
-    """Time of a series' newest stored observation, None when it has none."""
-    return observation_edge(session=session, series_id=series_id, newest=True)
-
-
 def observation_edge(*, session: Session, series_id: int, newest: bool) -> pd.Timestamp | None:
     """Time of a series' newest (or oldest) stored observation, None when it has none."""
     edge = func.max(Observation.ts) if newest else func.min(Observation.ts)
