@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecaster.config import ModelSettings
-from forecaster.windowing import ScoringPlan
+from forecaster.windowing import ScoringPlan, ScoringRun
 
 # Runs scored together in one batch: enough to amortise numpy's per-call overhead in a backfill.
 PREDICT_BATCH_RUNS = 64
@@ -32,6 +32,20 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # The tanh form never overflows in float32 (1 / (1 + exp(-x)) does for x < -88).
     return np.float32(0.5) * (np.tanh(np.float32(0.5) * x) + np.float32(1.0))
+
+
+# A recurrent layer's state after a step: h, and the LSTM's cell state c (None for a GRU).
+LayerState = tuple[np.ndarray, np.ndarray | None]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """The state of a scoring run after input `last` (positions in the inputs scored), so a
+    later call can go on from there instead of recomputing the run from its start."""
+
+    start: int  # the run's first input
+    last: int  # the last input the state has consumed
+    layers: tuple[LayerState, ...]  # per recurrent layer, each of batch size 1
 
 
 @dataclass(frozen=True)
@@ -77,12 +91,26 @@ class RecurrentForward:
     def hidden(self, x: np.ndarray, steps: int | None = None) -> np.ndarray:
         """Last recurrent layer's states (T, B, units) of sequences x (B, T, F), each from a
         zero state; only the first `steps` time steps are computed (the rest stay zero)."""
+        return self.continued(x, steps)[0]
+
+    def continued(
+        self,
+        x: np.ndarray,
+        steps: int | None = None,
+        initial: tuple[LayerState, ...] | None = None,
+    ) -> tuple[np.ndarray, tuple[LayerState, ...]]:
+        """`hidden` from the layer states `initial` (zero when None), and every layer's state
+        after the last computed step."""
         width = x.shape[1]
         steps = width if steps is None else min(steps, width)
         hidden = np.ascontiguousarray(x.transpose(1, 0, 2), dtype=np.float32)  # time-major
-        for layer in self.layers:
-            hidden = self._layer(layer, hidden, steps)
-        return hidden
+        finals: list[LayerState] = []
+        for k, layer in enumerate(self.layers):
+            hidden, final = self._layer(
+                layer, hidden, steps, None if initial is None else initial[k]
+            )
+            finals.append(final)
+        return hidden, tuple(finals)
 
     def head(self, hidden: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         """Outputs (N, horizon) from N hidden states (N, units) and the inputs (N, F) at them
@@ -98,13 +126,16 @@ class RecurrentForward:
         inputs = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(width * batch, features)
         return self.head(hidden, inputs).reshape(width, batch, -1).transpose(1, 0, 2)
 
-    def _layer(self, layer: _Layer, sequence: np.ndarray, steps: int) -> np.ndarray:
+    def _layer(
+        self, layer: _Layer, sequence: np.ndarray, steps: int, initial: LayerState | None
+    ) -> tuple[np.ndarray, LayerState]:
         width, batch, features = sequence.shape
         units = self.units
         projected = _dot(sequence.reshape(width * batch, features), layer.kernel)
         projected = (projected + layer.input_bias).reshape(width, batch, -1)
         hidden = np.zeros((width, batch, units), dtype=np.float32)
-        h = np.zeros((batch, units), dtype=np.float32)
+        zeros = np.zeros((batch, units), dtype=np.float32)
+        h = zeros if initial is None else initial[0]
         if self.cell == "gru":
             for t in range(steps):
                 inner = _dot(h, layer.recurrent)
@@ -117,8 +148,8 @@ class RecurrentForward:
                 np.tanh(candidate, out=candidate)
                 h = z * h + (np.float32(1.0) - z) * candidate
                 hidden[t] = h
-            return hidden
-        c = np.zeros((batch, units), dtype=np.float32)
+            return hidden, (h, None)
+        c = zeros if initial is None or initial[1] is None else initial[1]
         for t in range(steps):
             gates = _dot(h, layer.recurrent)
             gates += projected[t]
@@ -127,27 +158,77 @@ class RecurrentForward:
             c = f * c + i * np.tanh(gates[:, 2 * units : 3 * units])
             h = o * np.tanh(c)
             hidden[t] = h
-        return hidden
+        return hidden, (h, c)
 
 
-def predict_plan(forward: RecurrentForward, inputs: np.ndarray, plan: ScoringPlan) -> np.ndarray:
+def predict_plan(
+    forward: RecurrentForward,
+    inputs: np.ndarray,
+    plan: ScoringPlan,
+    *,
+    resume: RunState | None = None,
+    keep: bool = False,
+) -> tuple[np.ndarray, RunState | None]:
     """The horizon outputs (targets, horizon) that `plan` assigns to each target.
 
     Each run's outputs are bit-identical whichever runs share its batch and however far it is
-    computed (see `_dot`), so a daemon cycle and a backfill write the same rows.
+    computed (see `_dot`), so a daemon cycle and a backfill write the same rows. So is a run
+    continued from a `resume` state: the run with that start, whose targets all come after
+    the state's last input, goes on from it (a daemon cycle with one new point computes one
+    step instead of the whole run). With `keep`, the state of the run that reads the last
+    input is returned for the next call (None when no run reads it).
     """
     result = np.empty((len(plan.targets), forward.horizon), dtype=np.float32)
     inputs = inputs.astype(np.float32, copy=False)
-    for first in range(0, len(plan.runs), PREDICT_BATCH_RUNS):
-        batch = plan.runs[first : first + PREDICT_BATCH_RUNS]
-        selected = (plan.run_of_target >= first) & (plan.run_of_target < first + len(batch))
-        rows = plan.run_of_target[selected] - first
+    last = len(inputs) - 1
+    alone = {
+        k
+        for k, run in enumerate(plan.runs)
+        if (keep and run.stop == last + 1) or _resumes(run, k, plan, resume)
+    }
+    kept: RunState | None = None
+    for k in sorted(alone):
+        run, selected = plan.runs[k], plan.run_of_target == k
+        offsets = plan.offset_of_target[selected]
+        start, initial = run.start, None
+        if _resumes(run, k, plan, resume):
+            assert resume is not None
+            start, initial = resume.last + 1, resume.layers
+        x = inputs[None, start : run.stop]
+        hidden, finals = forward.continued(x, initial=initial)
+        rows = offsets - (start - run.start)  # output time within x; -1: the resumed state
+        states = np.empty((len(offsets), forward.units), dtype=np.float32)
+        inside = rows >= 0
+        states[inside] = hidden[rows[inside], 0]
+        if not inside.all():
+            assert initial is not None
+            states[~inside] = initial[-1][0][0]
+        result[selected] = forward.head(states, inputs[run.start + offsets])
+        if keep and run.stop == last + 1:
+            kept = RunState(start=run.start, last=last, layers=finals)
+    batched = [k for k in range(len(plan.runs)) if k not in alone]
+    for first in range(0, len(batched), PREDICT_BATCH_RUNS):
+        group = batched[first : first + PREDICT_BATCH_RUNS]
+        row_of_run = np.full(len(plan.runs), -1)
+        row_of_run[group] = np.arange(len(group))
+        selected = row_of_run[plan.run_of_target] >= 0
+        rows = row_of_run[plan.run_of_target[selected]]
         offsets = plan.offset_of_target[selected]
         steps = int(offsets.max()) + 1
-        x = np.zeros((len(batch), steps, inputs.shape[1]), dtype=np.float32)
-        for row, run in enumerate(batch):
+        x = np.zeros((len(group), steps, inputs.shape[1]), dtype=np.float32)
+        for row, k in enumerate(group):
+            run = plan.runs[k]
             length = min(run.stop - run.start, steps)
             x[row, :length] = inputs[run.start : run.start + length]
         hidden = forward.hidden(x)
         result[selected] = forward.head(hidden[offsets, rows], x[rows, offsets])
-    return result
+    return result, kept
+
+
+def _resumes(run: ScoringRun, k: int, plan: ScoringPlan, resume: RunState | None) -> bool:
+    """Whether `run` can go on from `resume`: same start, and every target of the run comes
+    after the state's last input (earlier outputs are not in the state)."""
+    if resume is None or run.start != resume.start or not run.start <= resume.last < run.stop:
+        return False
+    offsets = plan.offset_of_target[plan.run_of_target == k]
+    return bool(len(offsets)) and int(offsets.min()) >= resume.last - run.start

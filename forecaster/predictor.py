@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.config import ModelSettings
-from forecaster.inference import RecurrentForward, predict_plan
+from forecaster.inference import LayerState, RecurrentForward, RunState, predict_plan
 from forecaster.timeseries import RegularSeries, future_index
 from forecaster.windowing import Scaler, model_inputs, scoring_plan, seasonal_period
 
@@ -40,13 +40,30 @@ class Forecast:
     upper: np.ndarray
 
 
+@dataclass(frozen=True)
+class NetworkState:
+    """A scoring run's recurrent state after a series' last point, by grid steps, so the next
+    call with that model and more points goes on from it (same values, far fewer steps)."""
+
+    start_step: int  # grid step of the run's first input
+    last_step: int  # grid step of the last input consumed
+    layers: tuple[LayerState, ...]
+
+
 def horizon_outputs(
-    model: TrainedModel, series: RegularSeries, positions: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scaled horizon outputs for `positions` that have enough history, and those positions.
+    model: TrainedModel,
+    series: RegularSeries,
+    positions: np.ndarray,
+    *,
+    resume: NetworkState | None = None,
+    keep: bool = False,
+) -> tuple[np.ndarray, np.ndarray, NetworkState | None]:
+    """Scaled horizon outputs for `positions` that have enough history, those positions, and
+    (with `keep`) the state after the series' last point.
 
     Row k holds the forecasts of positions targets[k], targets[k] + 1, … (the output after
-    the point before targets[k]). Cost: about (len(positions) + window + chunk) cell steps.
+    the point before targets[k]). Cost: about (len(positions) + window + chunk) cell steps,
+    or the steps after `resume` (a state kept by an earlier call with the same model).
     """
     period = seasonal_period(model.settings.seasonality, model.frequency)
     inputs = model_inputs(series, model.scaler, model.settings.calendar, period)
@@ -60,7 +77,28 @@ def horizon_outputs(
     # The network outputs changes from the last input value (see training_sequences).
     last_value = inputs[plan.targets - 1, 0] if len(plan.targets) else np.zeros(0, np.float32)
     forward = RecurrentForward(model.settings, model.weights)
-    return predict_plan(forward, inputs, plan) + last_value[:, None], plan.targets
+    outputs, kept = predict_plan(
+        forward, inputs, plan, resume=_run_state(series, resume), keep=keep
+    )
+    state = None
+    if kept is not None:
+        steps = series.steps
+        state = NetworkState(int(steps[kept.start]), int(steps[kept.last]), kept.layers)
+    return outputs + last_value[:, None], plan.targets, state
+
+
+def _run_state(series: RegularSeries, state: NetworkState | None) -> RunState | None:
+    """`state` in positions of `series`, when the points it has seen are still there with
+    no gap (then the run it belongs to starts and reads alike here)."""
+    if state is None:
+        return None
+    steps = series.steps
+    start, last = np.searchsorted(steps, [state.start_step, state.last_step])
+    if last >= len(steps) or steps[start] != state.start_step or steps[last] != state.last_step:
+        return None
+    if last - start != state.last_step - state.start_step:
+        return None
+    return RunState(start=int(start), last=int(last), layers=state.layers)
 
 
 def one_step_predictions(
@@ -68,7 +106,7 @@ def one_step_predictions(
 ) -> np.ndarray:
     """Predicted value of each position from the points before it; NaN during warm-up."""
     positions = np.asarray(positions, dtype=np.int64)
-    outputs, targets = horizon_outputs(model, series, positions)
+    outputs, targets, _ = horizon_outputs(model, series, positions)
     predicted = np.full(len(positions), np.nan)
     where = np.searchsorted(positions, targets)
     predicted[where] = model.scaler.inverse(outputs[:, 0].astype(float))
@@ -81,20 +119,25 @@ def forecast_next(model: TrainedModel, series: RegularSeries) -> Forecast | None
 
 
 def predict_and_forecast(
-    model: TrainedModel, series: RegularSeries, positions: np.ndarray
-) -> tuple[np.ndarray, Forecast | None]:
+    model: TrainedModel,
+    series: RegularSeries,
+    positions: np.ndarray,
+    *,
+    resume: NetworkState | None = None,
+) -> tuple[np.ndarray, Forecast | None, NetworkState | None]:
     """`one_step_predictions` of `positions` and `forecast_next`, from one pass of the network
-    (the values are the same as from the two calls: each run is computed alike)."""
+    (the values are the same as from the two calls: each run is computed alike), and the
+    network state after the last point, from which a later call with `resume` goes on."""
     positions = np.asarray(positions, dtype=np.int64)
     wanted = np.append(positions, len(series))
-    outputs, targets = horizon_outputs(model, series, wanted)
+    outputs, targets, state = horizon_outputs(model, series, wanted, resume=resume, keep=True)
     predicted = np.full(len(positions), np.nan)
     scored = targets < len(series)
     where = np.searchsorted(positions, targets[scored])
     predicted[where] = model.scaler.inverse(outputs[scored, 0].astype(float))
     if len(targets) == 0 or targets[-1] != len(series):
-        return predicted, None
-    return predicted, _forecast(model, series, outputs[-1])
+        return predicted, None, state
+    return predicted, _forecast(model, series, outputs[-1]), state
 
 
 def _forecast(model: TrainedModel, series: RegularSeries, scaled: np.ndarray) -> Forecast:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -32,6 +32,10 @@ class SeriesSource(Protocol):
         """Raw points (UTC DatetimeIndex, float values, NaN where the value is NULL), sorted."""
         ...
 
+    def read_many(self, session: Session, ranges: Mapping[str, TimeRange]) -> dict[str, pd.Series]:
+        """`read` of several series, each in its own range (as few queries as the source can)."""
+        ...
+
     def newest(self, session: Session, name: str) -> pd.Timestamp | None:
         """Time of the series' newest point (UTC), None when it has none."""
         ...
@@ -45,7 +49,7 @@ class ObservationsSource:
     """The service's own `observations` table, filled by `forecaster ingest`."""
 
     def series_names(self, session: Session) -> list[str]:
-        return [s.name for s in repository.list_series(session=session)]
+        return list(repository.series_kinds(session=session))
 
     def read(self, session: Session, name: str, time_range: TimeRange = TimeRange()) -> pd.Series:
         series = repository.get_series(session=session, name=name)
@@ -53,6 +57,16 @@ class ObservationsSource:
             session=session, series_id=series.id, time_range=time_range
         )
         return points.rename(name)
+
+    def read_many(self, session: Session, ranges: Mapping[str, TimeRange]) -> dict[str, pd.Series]:
+        ids = repository.ensure_series_ids(session=session, names=list(ranges), create=False)
+        by_id = repository.read_observations_of(
+            session=session, ranges={ids[name]: ranges[name] for name in ranges if name in ids}
+        )
+        return {
+            name: by_id[ids[name]].rename(name) if name in ids else self.read(session, name, r)
+            for name, r in ranges.items()
+        }
 
     def newest(self, session: Session, name: str) -> pd.Timestamp | None:
         series = repository.get_series(session=session, name=name)
@@ -98,6 +112,9 @@ class TableSource:
         statement = self._sql_time_filter(statement, time_col, time_range, session)
         rows = session.execute(statement.order_by(time_col)).all()
         return self._to_points(rows, time_range).rename(name)
+
+    def read_many(self, session: Session, ranges: Mapping[str, TimeRange]) -> dict[str, pd.Series]:
+        return {name: self.read(session, name, r) for name, r in ranges.items()}
 
     def newest(self, session: Session, name: str) -> pd.Timestamp | None:
         return self._edge(session, name, newest=True)

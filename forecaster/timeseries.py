@@ -95,31 +95,44 @@ def regularize(raw: pd.Series, frequency: str | None, max_gap_fill: int) -> Regu
     when there is nothing to model, SeriesTooShort when the frequency cannot be inferred.
     """
     name = raw.name if raw.name is not None else "series"
-    clean = raw[np.isfinite(raw.to_numpy(dtype=float))]
-    clean = clean[clean.index.notna()].sort_index(kind="stable")
-    if clean.empty:
+    # numpy rather than pandas selections: a daemon cycle regularizes thousands of short spans.
+    raw_values = raw.to_numpy(dtype=float)
+    index = pd.DatetimeIndex(raw.index)
+    keep = np.isfinite(raw_values) & index.notna()
+    if not keep.all():
+        raw_values, index = raw_values[keep], index[keep]
+    if len(index) == 0:
         raise SeriesUnusable(f"series {name!r} has no values")
-    index = pd.DatetimeIndex(clean.index)
+    if not index.is_monotonic_increasing:
+        order = np.argsort(index.asi8, kind="stable")
+        raw_values, index = raw_values[order], index[order]
     frequency = frequency or infer_frequency(index)
     if frequency is None:
         raise SeriesTooShort(
-            f"series {name!r} has {len(clean)} point(s): too few to tell its frequency"
+            f"series {name!r} has {len(index)} point(s): too few to tell its frequency"
         )
     steps, to_times = _grid(index, frequency, str(name))
-    # Several raw points in one step (jittered or duplicated times) become their mean.
-    grouped = pd.Series(clean.to_numpy(dtype=float)).groupby(steps).mean()
-    obs_steps = grouped.index.to_numpy(dtype=np.int64)
-    obs_values = grouped.to_numpy(dtype=float)
+    if len(steps) < 2 or bool(np.all(steps[1:] > steps[:-1])):
+        obs_steps, obs_values = steps.astype(np.int64), raw_values
+    else:
+        # Several raw points in one step (jittered or duplicated times) become their mean.
+        grouped = pd.Series(raw_values).groupby(steps).mean()
+        obs_steps = grouped.index.to_numpy(dtype=np.int64)
+        obs_values = grouped.to_numpy(dtype=float)
 
     gaps = np.diff(obs_steps) - 1
     fillable = (gaps > 0) & (gaps <= max_gap_fill)
-    pieces = [obs_steps]
-    for i in np.flatnonzero(fillable):
-        pieces.append(np.arange(obs_steps[i] + 1, obs_steps[i + 1], dtype=np.int64))
-    all_steps = np.sort(np.concatenate(pieces)) if len(pieces) > 1 else obs_steps
-    observed = np.isin(all_steps, obs_steps, assume_unique=True)
-    values = np.interp(all_steps, obs_steps, obs_values)
-    values[observed] = obs_values
+    if fillable.any():
+        pieces = [obs_steps]
+        for i in np.flatnonzero(fillable):
+            pieces.append(np.arange(obs_steps[i] + 1, obs_steps[i + 1], dtype=np.int64))
+        all_steps = np.sort(np.concatenate(pieces))
+        observed = np.isin(all_steps, obs_steps, assume_unique=True)
+        values = np.interp(all_steps, obs_steps, obs_values)
+        values[observed] = obs_values
+    else:
+        all_steps, observed = obs_steps, np.ones(len(obs_steps), dtype=bool)
+        values = obs_values.copy()
     starts = np.ones(len(all_steps), dtype=bool)
     starts[1:] = np.diff(all_steps) > 1
     return RegularSeries(

@@ -104,7 +104,7 @@ def _evaluate(
     """Band quantiles per horizon step and one-step error metrics on positions >= start."""
     s = model.settings
     positions = np.arange(start, len(series))
-    outputs, targets = horizon_outputs(model, series, positions)
+    outputs, targets, _ = horizon_outputs(model, series, positions)
     predicted = model.scaler.inverse(outputs.astype(float))  # (T, H)
     steps = np.arange(s.horizon)
     actual_pos = targets[:, None] + steps[None, :]

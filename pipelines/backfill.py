@@ -52,7 +52,7 @@ def select_series(
     if selector.pattern is not None:
         chosen = [n for n in chosen if fnmatch.fnmatchcase(n, selector.pattern)]
     if selector.kind is not None:
-        kinds = {s.name: s.kind for s in repository.list_series(session=session)}
+        kinds = repository.series_kinds(session=session)
         chosen = [n for n in chosen if kinds.get(n, "sensor") == selector.kind]
     return chosen
 

@@ -1,10 +1,11 @@
 """`forecaster daemon`: scheduled detection and retraining cycles over every pipeline's series.
 
-A cycle leases its series one at a time (so replicas on one PostgreSQL database share the
-work and each series is done once per cycle), processes each with the same code as
-`forecaster backfill`, refreshes its forecasts, and records a `pipeline_runs` row. Database
-outages are retried with backoff; a bad series is recorded and skipped; a stop request lets
-the chunk in hand commit and then ends the cycle.
+A cycle leases its series a few at a time (so replicas on one PostgreSQL database share the
+work and each series is done once per cycle), processes them with the same steps as
+`forecaster backfill` (the new points of a claim's series read in one transaction and written
+in another), refreshes their forecasts, and records a `pipeline_runs` row. Database outages
+are retried with backoff; a bad series is recorded and skipped; a stop request lets the work
+in hand commit and then ends the cycle.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from forecaster.db.session import display_url, transaction
 from forecaster.errors import DatabaseError, ForecasterError
 from pipelines.backfill import select_series
 from pipelines.context import AppContext
-from pipelines.detect import process_series
+from pipelines.detect import SeriesReport, process_first_steps, process_series
 from pipelines.forecast import refresh_forecast
 from pipelines.memory import SeriesMemory
 from pipelines.retrain import retrain_if_needed
@@ -41,11 +42,14 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+Renew = Callable[[], None]
 Job = Literal["detect", "retrain"]
 
-# Series a replica claims per transaction: fewer lease queries, while a replica busy training
-# holds back few series from the others.
-CLAIM_BATCH = 4
+# Series a replica claims at a time: a claim grows from CLAIM_MIN to CLAIM_MAX while its series
+# need only scoring (one read and one write transaction per claim), and drops back when one
+# trains a model, so a replica busy training holds back few series from the others.
+CLAIM_MIN = 4
+CLAIM_MAX = 64
 _FIRST_RETRY_DELAY_S = 0.5
 _MAX_RETRY_DELAY_S = 10.0
 
@@ -114,31 +118,72 @@ class Cycles:
         """Score every series' new points, write anomalies, events and fresh forecasts."""
         pipeline = self.context.settings.pipeline(pipeline_name)
 
-        def work(name: str, report: CycleReport, renew: Callable[[], None]) -> None:
+        def one(name: str, report: CycleReport, renew: Callable[[], None]) -> None:
             result = process_series(
                 self.context, pipeline, name, run_id=report.run_id,
                 on_progress=lambda _n, _ts: renew(), should_stop=self.stop.is_set,
                 memory=self.memory, forecast=True,
             )  # fmt: skip
-            report.points += result.points_scored
-            report.anomalies += result.anomalies
-            report.models_trained += result.models_trained
+            _count(report, result)
             if result.points_read and not result.forecast_written and not self.stop.is_set():
                 refresh_forecast(self.context, pipeline, name, result.tail)
 
-        return self._cycle(pipeline, "detect", cycle_at, work)
+        def batch(names: list[str], report: CycleReport, renew: Renew) -> None:
+            try:
+                first = self._retrying(
+                    lambda: process_first_steps(
+                        self.context,
+                        pipeline,
+                        names,
+                        run_id=report.run_id,
+                        memory=self.memory,
+                        on_progress=renew,
+                        should_stop=self.stop.is_set,
+                    )
+                )
+            except DatabaseUnavailable:
+                raise
+            except Exception as exc:  # e.g. a query of one series fails: take them one by one
+                log.warning("batch of %d series failed (%s); one at a time", len(names), exc)
+                first = {}
+            for name in names:
+                done = first.get(name)
+                if done is None:  # not reached (stopping) or the batch failed
+                    if not self.stop.is_set():
+                        self._one_series(name, report, partial(one, name, report, renew))
+                    continue
+                report.series += 1
+                if done.error is not None:
+                    _record_failure(report, name, done.error)
+                    continue
+                _count(report, done)
+                if self.stop.is_set():
+                    continue
+                if done.more:  # a catch-up: its next chunks one by one
+                    self._guarded(name, report, partial(one, name, report, renew))
+                elif done.points_read and not done.forecast_written:
+                    refresh = partial(refresh_forecast, self.context, pipeline, name, done.tail)
+                    self._guarded(name, report, refresh)
+
+        return self._cycle(pipeline, "detect", cycle_at, batch)
 
     def retrain(self, pipeline_name: str, cycle_at: datetime, *, scheduled: bool) -> CycleReport:
         """Retrain series whose errors drifted (every series when `scheduled`)."""
         pipeline = self.context.settings.pipeline(pipeline_name)
 
-        def work(name: str, report: CycleReport, renew: Callable[[], None]) -> None:
+        def one(name: str, report: CycleReport) -> None:
             outcome = retrain_if_needed(self.context, pipeline, name, scheduled=scheduled)
             report.models_trained += int(outcome.trained)
             if outcome.trained:
                 log.info("retrained %s/%s: %s", pipeline.name, name, outcome.detail)
 
-        return self._cycle(pipeline, "retrain", cycle_at, work)
+        def batch(names: list[str], report: CycleReport, renew: Renew) -> None:
+            for name in names:
+                if not self.stop.is_set():
+                    self._one_series(name, report, partial(one, name, report))
+                    renew()
+
+        return self._cycle(pipeline, "retrain", cycle_at, batch)
 
     # --- the cycle skeleton ----------------------------------------------------------------
 
@@ -147,26 +192,31 @@ class Cycles:
         pipeline: PipelineSettings,
         job: Job,
         cycle_at: datetime,
-        work: Callable[[str, CycleReport, Callable[[], None]], None],
+        work: Callable[[list[str], CycleReport, Renew], None],
     ) -> CycleReport:
         report = CycleReport(pipeline=pipeline.name, job=job, cycle_at=cycle_at)
         started = time.perf_counter()
         try:
             ids = self._retrying(lambda: self._prepare(pipeline))
             report.run_id = self._retrying(lambda: self._start_run(pipeline, job, cycle_at))
+            limit = CLAIM_MIN
             while not self.stop.is_set():
-                claimed = self._retrying(lambda: self._claim(pipeline, job, cycle_at))
+                claimed = self._retrying(partial(self._claim, pipeline, job, cycle_at, limit))
                 if not claimed:
                     break
+                trained = report.models_trained
                 try:
-                    for series_id in claimed:
-                        # A series taken for this cycle but not done (stopping, or one another
-                        # replica's config selects) is released undone: the next cycle does it.
-                        if not self.stop.is_set() and series_id in ids:
-                            self._one_series(pipeline, ids[series_id], series_id, report, work)
+                    # A series taken for this cycle but not done (stopping, or one another
+                    # replica's config selects) is released undone: the next cycle does it.
+                    work([ids[i] for i in claimed if i in ids], report, self._renewer(pipeline))
                 finally:
                     with suppress(DatabaseUnavailable):  # else the leases expire on their own
                         self._retrying(partial(self._release, pipeline, claimed))
+                # Claim more at a time while series only need scoring (milliseconds each);
+                # training takes seconds per series, so back to small claims that leave the
+                # rest to other replicas.
+                grow = report.models_trained == trained
+                limit = min(limit * 2, CLAIM_MAX) if grow else CLAIM_MIN
             report.stopped = self.stop.is_set()
         except DatabaseUnavailable as exc:
             report.aborted = str(exc)
@@ -181,30 +231,23 @@ class Cycles:
         log.info(report.log_line())
         return report
 
-    def _one_series(
-        self,
-        pipeline: PipelineSettings,
-        name: str,
-        series_id: int,
-        report: CycleReport,
-        work: Callable[[str, CycleReport, Callable[[], None]], None],
-    ) -> None:
+    def _one_series(self, name: str, report: CycleReport, work: Callable[[], None]) -> None:
         report.series += 1
-        renew = self._renewer(pipeline)
+        self._guarded(name, report, work)
+
+    def _guarded(self, name: str, report: CycleReport, work: Callable[[], object]) -> None:
+        """Run a series' work, retrying database outages; its failure is recorded, not raised."""
         try:
             # Every chunk commits its rows with its watermark, so a retry after an outage
             # resumes exactly where the committed work ends.
-            self._retrying(lambda: work(name, report, renew))
+            self._retrying(work)
         except DatabaseUnavailable:
             raise
         except ForecasterError as exc:
-            report.failed += 1
-            report.errors.append(f"{name}: {exc}")
-            log.warning("series %s failed: %s", name, exc)
+            _record_failure(report, name, str(exc))
         except Exception as exc:  # one bad series must not stop the others
-            report.failed += 1
-            report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
             log.exception("series %s failed", name)
+            _record_failure(report, name, f"{type(exc).__name__}: {exc}")
 
     # --- database steps (each its own short transaction) -----------------------------------
 
@@ -236,14 +279,16 @@ class Cycles:
                 error="; ".join(report.errors)[:2000] or None,
             )  # fmt: skip
 
-    def _claim(self, pipeline: PipelineSettings, job: Job, cycle_at: datetime) -> list[int]:
+    def _claim(
+        self, pipeline: PipelineSettings, job: Job, cycle_at: datetime, limit: int
+    ) -> list[int]:
         now = self.clock()
         with transaction(self.context.sessions) as session:
             return repository.claim_series(
                 session=session, pipeline=pipeline.name, job=job,
                 cycle_at=cycle_at, owner=self.replica, now=now,
                 lease_until=now + timedelta(seconds=self.daemon.lease_seconds),
-                limit=CLAIM_BATCH,
+                limit=limit,
             )  # fmt: skip
 
     def _release(self, pipeline: PipelineSettings, series_ids: list[int]) -> None:
@@ -294,6 +339,18 @@ class Cycles:
                 log.warning("database problem (%s); retrying in %.1f s", reason, delay)
                 self.stop.wait(min(delay, remaining))
                 delay = min(delay * 2, _MAX_RETRY_DELAY_S)
+
+
+def _count(report: CycleReport, series: SeriesReport) -> None:
+    report.points += series.points_scored
+    report.anomalies += series.anomalies
+    report.models_trained += series.models_trained
+
+
+def _record_failure(report: CycleReport, name: str, error: str) -> None:
+    report.failed += 1
+    report.errors.append(f"{name}: {error}")
+    log.warning("series %s failed: %s", name, error)
 
 
 def _is_connection_problem(exc: DBAPIError) -> bool:

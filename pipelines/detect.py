@@ -1,8 +1,10 @@
 """Score one series' new points and write anomalies, events, predictions and the watermark.
 
-The daemon and `forecaster backfill` both call `process_series`: each step takes the points after
-the watermark (at most one chunk, never across a retraining cut-off), scores them with the model
-trained on data up to that cut-off, and commits rows and watermark in one transaction.
+The daemon and `forecaster backfill` share the steps: each takes the points after the watermark
+(at most one chunk, never across a retraining cut-off), scores them with the model trained on
+data up to that cut-off, and commits rows and watermark in one transaction. `process_series`
+takes a series' steps one after another; `process_first_steps` (the daemon's usual cycle) takes
+the next step of many series with one read and one write transaction for all of them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,21 @@ from forecaster.config import ModelSettings, PipelineSettings
 from forecaster.db import repository
 from forecaster.db.repository import ForecastRow, TimeRange
 from forecaster.db.session import transaction
-from forecaster.detector import OpenEvent, context_points, decide, group_events, severity_of
-from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort
-from forecaster.predictor import Forecast, one_step_predictions, predict_and_forecast
+from forecaster.detector import (
+    Decisions,
+    OpenEvent,
+    context_points,
+    decide,
+    group_events,
+    severity_of,
+)
+from forecaster.errors import ForecasterError, ModelArtifactError, ModelNotFound, SeriesTooShort
+from forecaster.predictor import (
+    Forecast,
+    NetworkState,
+    one_step_predictions,
+    predict_and_forecast,
+)
 from forecaster.thresholds import make_threshold
 from forecaster.timeseries import RegularSeries, regularize
 from forecaster.windowing import seasonal_period
@@ -53,6 +67,7 @@ class SeriesReport:
     # daemon can forecast from it without reading it again.
     tail: RegularSeries | None = field(default=None, repr=False)
     forecast_written: bool = False  # fresh forecasts from the new watermark were stored
+    more: bool = False  # points are left after the steps taken (see `process_first_steps`)
 
     @property
     def ok(self) -> bool:
@@ -73,6 +88,43 @@ class _Step:
     raw: pd.Series  # the raw points read (the span's source)
     versions: list[WalkForwardVersion]  # the stored walk-forward models when the span was read
     recalled: Recent | None  # what the daemon remembered of the span before the watermark
+    # One-step predictions stored for the span's already scored points (from `recalled` or the
+    # database); None when no point before first_new is scored or none was needed.
+    stored: pd.Series | None
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """A step's results, ready to be written: decisions and predictions by its model."""
+
+    step: _Step
+    last_ts: datetime
+    active: ActiveModel | None  # None: warm-up (only the watermark moves)
+    decisions: Decisions | None
+    predicted: np.ndarray  # one-step predictions over the whole span (NaN where none)
+    ahead: Forecast | None  # forecasts of the steps after the span, from the same pass
+    network: NetworkState | None = None  # the network's state after the span's last point
+
+
+@dataclass
+class _Writes:
+    """Forecast and watermark rows of one transaction, sent in one statement per table."""
+
+    forecasts: list[dict[str, Any]] = field(default_factory=list)
+    watermarks: list[dict[str, Any]] = field(default_factory=list)
+
+    def flush(self, session: Any) -> None:
+        repository.upsert_forecast_rows(session=session, rows=self.forecasts)
+        repository.set_watermarks(session=session, rows=self.watermarks)
+
+
+@dataclass
+class _BatchReads:
+    """What `_read_step` would query per series, read for a whole daemon batch at once."""
+
+    rows: dict[str, tuple[Any, datetime | None]]  # existing series rows and watermarks
+    versions: dict[int, list[WalkForwardVersion]]
+    new_points: dict[str, tuple[TimeRange, pd.Series]]  # remembered series: points after mark
 
 
 ProgressCallback = Callable[[int, datetime | None], None]
@@ -102,21 +154,133 @@ def process_series(
     report = SeriesReport(series=name)
     started = time.perf_counter()
     while should_stop is None or not should_stop():
-        step = _next_step(
-            context, pipeline, name, until=until, start=start, report=report, memory=memory
-        )
+        with transaction(context.sessions) as session:
+            step = _read_step(session, context, pipeline, name, until=until, start=start,
+                              report=report, memory=memory, batch=None)  # fmt: skip
         if step is None:
             break
-        _process_step(
-            context, pipeline, name, step, run_id=run_id, report=report, memory=memory,
-            forecast=forecast,
-        )  # fmt: skip
+        scored = _score_step(context, pipeline, name, step, report=report, memory=memory,
+                             forecast=forecast)  # fmt: skip
+        with transaction(context.sessions) as session:
+            writes = _Writes()
+            _write_step(session, pipeline, scored, run_id=run_id, report=report, writes=writes)
+            writes.flush(session)
+        _finish_step(pipeline, scored, report=report, memory=memory)
         if on_progress is not None:
             on_progress(step.stop - step.first_new, report.last_ts)
         if step.exhausted:
             break
     report.seconds = time.perf_counter() - started
     return report
+
+
+def process_first_steps(
+    context: AppContext,
+    pipeline: PipelineSettings,
+    names: list[str],
+    *,
+    run_id: int | None,
+    memory: SeriesMemory | None,
+    on_progress: Callable[[], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, SeriesReport]:
+    """The next step of each series in `names`, as `process_series` takes it (with fresh
+    forecasts), but with the reads of all series in one transaction and the writes of all in
+    another: a daemon cycle is mostly many series with a few new points each, and per-series
+    queries and commits dominated it.
+
+    A report whose `more` is set has points left after its step (a catch-up): continue it with
+    `process_series`. A series whose data or model fails gets its error in its report and
+    writes nothing; the others go on. Series not reached because `should_stop` turned true
+    are left out of the result (nothing of theirs is written).
+    """
+    reports = {name: SeriesReport(series=name) for name in names}
+    steps: dict[str, _Step] = {}
+    with transaction(context.sessions) as session:
+        batch = _read_batch(session, context, pipeline, names, memory)
+        for name in names:
+            try:
+                step = _read_step(session, context, pipeline, name, until=None, start=None,
+                                  report=reports[name], memory=memory, batch=batch)  # fmt: skip
+            except ForecasterError as exc:
+                reports[name].error = str(exc)
+                continue
+            if step is not None:
+                steps[name] = step
+    scored: dict[str, _Scored] = {}
+    for name, step in steps.items():
+        if should_stop is not None and should_stop():
+            for left in names[names.index(name) :]:
+                if left in steps:
+                    reports.pop(left)
+            break
+        try:
+            scored[name] = _score_step(context, pipeline, name, step, report=reports[name],
+                                       memory=memory, forecast=True)  # fmt: skip
+        except ForecasterError as exc:
+            reports[name].error = str(exc)
+        if on_progress is not None:
+            on_progress()
+    with transaction(context.sessions) as session:
+        writes = _Writes()
+        for name, result in scored.items():
+            _write_step(session, pipeline, result, run_id=run_id, report=reports[name],
+                        writes=writes)  # fmt: skip
+        writes.flush(session)
+    for name, result in scored.items():
+        _finish_step(pipeline, result, report=reports[name], memory=memory)
+        reports[name].more = not result.step.exhausted
+    return reports
+
+
+def _read_batch(
+    session: Any,
+    context: AppContext,
+    pipeline: PipelineSettings,
+    names: list[str],
+    memory: SeriesMemory | None,
+) -> _BatchReads:
+    """Series rows, watermarks and walk-forward models of `names`, and the new points of the
+    series whose context the daemon remembers, in a few queries for all."""
+    rows = repository.series_with_watermarks(session=session, pipeline=pipeline.name, names=names)
+    ids = [row.id for row, _ in rows.values()]
+    versions = {
+        series_id: _walk_forward(found)
+        for series_id, found in repository.walk_forward_model_versions(
+            session=session, pipeline=pipeline.name, series_ids=ids
+        ).items()
+    }
+    ranges: dict[str, TimeRange] = {}
+    for name, (row, mark) in rows.items():
+        frequency = pipeline.preprocess.frequency or row.frequency
+        if memory is None or mark is None or frequency is None or not versions[row.id]:
+            continue
+        read_from, read_to = _context_bounds(pipeline, mark, frequency, until=None)
+        recalled = memory.recall(pipeline.name, row.id, pd.Timestamp(mark))
+        if recalled is not None and len(recalled.raw) and recalled.raw.index[0] <= read_from:
+            ranges[name] = TimeRange.after(mark, read_to)
+    points = context.source(pipeline.name).read_many(session, ranges) if ranges else {}
+    return _BatchReads(
+        rows=rows,
+        versions=versions,
+        new_points={name: (ranges[name], points[name]) for name in ranges},
+    )
+
+
+def _context_bounds(
+    pipeline: PipelineSettings, mark: datetime, frequency: str, until: datetime | None
+) -> tuple[pd.Timestamp, datetime | None]:
+    """Where a step after watermark `mark` starts reading (the scoring context before it) and
+    where it stops (about one chunk past the watermark; None: up to `until`)."""
+    reach = context_points(pipeline.detection) + network_reach(pipeline.model, frequency)
+    offset = pd.tseries.frequencies.to_offset(frequency)
+    read_from = pd.Timestamp(mark) - reach * offset
+    # Read about one chunk past the watermark, not the whole rest of the series: a long
+    # backfill or catch-up stays linear in time and bounded in memory.
+    bound = pd.Timestamp(mark) + (pipeline.backfill_chunk + 2) * offset
+    if until is None or bound < pd.Timestamp(until):
+        return read_from, bound.to_pydatetime()
+    return read_from, None
 
 
 def pending_points(
@@ -131,7 +295,8 @@ def pending_points(
     return len(raw)
 
 
-def _next_step(
+def _read_step(
+    session: Any,
     context: AppContext,
     pipeline: PipelineSettings,
     name: str,
@@ -140,73 +305,78 @@ def _next_step(
     start: datetime | None,
     report: SeriesReport,
     memory: SeriesMemory | None,
+    batch: _BatchReads | None,
 ) -> _Step | None:
-    """Read the span the next chunk needs; None when there is nothing new."""
-    model = pipeline.model
-    with transaction(context.sessions) as session:
+    """Read the span the next chunk needs; None when there is nothing new. `batch`: what a
+    daemon batch has read already for this series."""
+    if batch is not None and name in batch.rows:
+        row, mark = batch.rows[name]
+    else:
         row, mark = repository.ensure_series_with_watermark(
             session=session, pipeline=pipeline.name, name=name
         )
-        if start is not None and (mark is None or mark < start):
-            # Points before --start are skipped, as if processed.
-            mark = pd.Timestamp(start).to_pydatetime() - pd.Timedelta(microseconds=1)
+    if start is not None and (mark is None or mark < start):
+        # Points before --start are skipped, as if processed.
+        mark = pd.Timestamp(start).to_pydatetime() - pd.Timedelta(microseconds=1)
+    if batch is not None and row.id in batch.versions:
+        versions = batch.versions[row.id]
+    else:
         versions = walk_forward_versions(session, pipeline.name, row.id)
-        chain = _chain(versions)
-        source = context.source(pipeline.name)
-        frequency = pipeline.preprocess.frequency or row.frequency
-        read_from = read_to = None
-        complete_before: pd.Timestamp | None = None  # with more points after the read
-        if mark is not None and chain and frequency is not None:
-            reach = context_points(pipeline.detection) + network_reach(model, frequency)
-            offset = pd.tseries.frequencies.to_offset(frequency)
-            read_from = (pd.Timestamp(mark) - reach * offset).to_pydatetime()
-            # Read about one chunk past the watermark, not the whole rest of the series: a
-            # long backfill or catch-up stays linear in time and bounded in memory.
-            bound = pd.Timestamp(mark) + (pipeline.backfill_chunk + 2) * offset
-            if until is None or bound < pd.Timestamp(until):
-                read_to = bound.to_pydatetime()
-        elif mark is None and frequency is not None:
-            # The first step of a series: its first model's history and one chunk, not all.
-            offset = pd.tseries.frequencies.to_offset(frequency)
-            oldest = source.oldest(session, name)
-            steps = pipeline.training.initial_points + pipeline.backfill_chunk + 2
-            first = None if oldest is None else oldest + steps * offset
-            if first is not None and (until is None or first < pd.Timestamp(until)):
-                read_to = first.to_pydatetime()
-        recalled = None
-        if memory is not None and mark is not None and read_from is not None:
-            mark_at, read_at = pd.Timestamp(mark), pd.Timestamp(read_from)
-            recalled = memory.recall(pipeline.name, row.id, mark_at)
-        if recalled is not None and len(recalled.raw) and recalled.raw.index[0] <= read_at:
-            # The context is what the last cycle read; only points after the watermark are new.
-            # (Points beyond the bound are left for the next cycle.)
-            new_points = source.read(session, name, TimeRange.after(mark, read_to or until))
-            times = recalled.raw.index
-            kept = recalled.raw[(times >= read_at) & (times <= mark_at)]
-            raw = pd.concat([kept, new_points]) if len(new_points) else kept
+    chain = _chain(versions)
+    source = context.source(pipeline.name)
+    frequency = pipeline.preprocess.frequency or row.frequency
+    read_from: pd.Timestamp | None = None
+    read_to: datetime | None = None
+    complete_before: pd.Timestamp | None = None  # with more points after the read
+    if mark is not None and chain and frequency is not None:
+        read_from, read_to = _context_bounds(pipeline, mark, frequency, until)
+    elif mark is None and frequency is not None:
+        # The first step of a series: its first model's history and one chunk, not all.
+        offset = pd.tseries.frequencies.to_offset(frequency)
+        oldest = source.oldest(session, name)
+        steps = pipeline.training.initial_points + pipeline.backfill_chunk + 2
+        first = None if oldest is None else oldest + steps * offset
+        if first is not None and (until is None or first < pd.Timestamp(until)):
+            read_to = first.to_pydatetime()
+    recalled = None
+    if memory is not None and mark is not None and read_from is not None:
+        recalled = memory.recall(pipeline.name, row.id, pd.Timestamp(mark))
+    if recalled is not None and len(recalled.raw) and recalled.raw.index[0] <= read_from:
+        # The context is what the last cycle read; only points after the watermark are new.
+        # (Points beyond the bound are left for the next cycle.)
+        wanted = TimeRange.after(mark, read_to or until)
+        prefetched = batch.new_points.get(name) if batch is not None else None
+        if prefetched is not None and prefetched[0] == wanted:
+            new_points = prefetched[1]
         else:
-            recalled = None
-            raw = source.read(session, name, TimeRange(start=read_from, end=read_to or until))
-            newest = source.newest(session, name) if read_to is not None else None
-            if newest is not None and read_to is not None and newest > pd.Timestamp(read_to):
-                # Only grid steps that end inside the read are complete (later raw points
-                # could still fall into the last one).
-                complete_before = pd.Timestamp(read_to) - offset
-                new = raw.index if mark is None else raw.index[raw.index > pd.Timestamp(mark)]
-                # Too little inside the bound (a gap longer than it after the watermark, or
-                # gaps in the first model's history): read on to the end.
-                short = len(new) == 0 or (
-                    not chain and (new <= complete_before).sum() < pipeline.training.initial_points
-                )
-                if short:
-                    raw = source.read(session, name, TimeRange(start=read_from, end=until))
-                    complete_before = None
-        if raw.empty:
-            return None
-        span = regularize(raw.rename(name), frequency, pipeline.preprocess.max_gap_fill)
-        if row.frequency is None:
-            row.frequency = span.frequency  # remember it: later reads need no inference
-        series_id = row.id
+            new_points = source.read(session, name, wanted)
+        times = recalled.raw.index
+        kept = recalled.raw[(times >= read_from) & (times <= recalled.watermark)]
+        raw = pd.concat([kept, new_points]) if len(new_points) else kept
+    else:
+        recalled = None
+        raw = source.read(session, name, TimeRange(start=_py(read_from), end=read_to or until))
+        newest = source.newest(session, name) if read_to is not None else None
+        if newest is not None and read_to is not None and newest > pd.Timestamp(read_to):
+            # Only grid steps that end inside the read are complete (later raw points could
+            # still fall into the last one).
+            assert frequency is not None
+            offset = pd.tseries.frequencies.to_offset(frequency)
+            complete_before = pd.Timestamp(read_to) - offset
+            new = raw.index if mark is None else raw.index[raw.index > pd.Timestamp(mark)]
+            # Too little inside the bound (a gap longer than it after the watermark, or gaps
+            # in the first model's history): read on to the end.
+            short = len(new) == 0 or (
+                not chain and (new <= complete_before).sum() < pipeline.training.initial_points
+            )
+            if short:
+                raw = source.read(session, name, TimeRange(start=_py(read_from), end=until))
+                complete_before = None
+    if raw.empty:
+        return None
+    span = regularize(raw.rename(name), frequency, pipeline.preprocess.max_gap_fill)
+    if row.frequency is None:
+        row.frequency = span.frequency  # remember it: later reads need no inference
     mark_ts = pd.Timestamp(mark) if mark is not None else None
     first_new = 0 if mark_ts is None else int(span.index.searchsorted(mark_ts, side="right"))
     if first_new >= len(span):
@@ -233,9 +403,25 @@ def _next_step(
     if complete_before is not None:
         complete = int(span.index.searchsorted(complete_before, side="right"))
         stop = max(min(stop, complete), first_new + 1)
+    stored = None
+    if first_new > 0 and cutoff is not None:
+        # Errors of already scored points come from the predictions stored when they were
+        # scored, by the model current then: the same inputs a full replay would have.
+        if recalled is not None:
+            stored = recalled.predictions
+        else:
+            stored = repository.read_one_step_predictions(
+                session=session,
+                pipeline=pipeline.name,
+                series_id=row.id,
+                time_range=TimeRange(
+                    start=span.index[0].to_pydatetime(),
+                    end=span.index[first_new - 1].to_pydatetime(),
+                ),
+            )
     report.points_read += stop - first_new
     return _Step(
-        series_id=series_id,
+        series_id=row.id,
         span=span.head(stop),
         first_new=first_new,
         stop=stop,
@@ -245,7 +431,12 @@ def _next_step(
         raw=raw,
         versions=versions,
         recalled=recalled,
+        stored=stored,
     )
+
+
+def _py(ts: pd.Timestamp | None) -> datetime | None:
+    return None if ts is None else ts.to_pydatetime()
 
 
 def network_reach(model: ModelSettings, frequency: str) -> int:
@@ -308,11 +499,16 @@ class WalkForwardVersion:
 
 def walk_forward_versions(session: Any, pipeline: str, series_id: int) -> list[WalkForwardVersion]:
     """The pipeline's walk-forward models of a series (those with a cut-off), oldest first."""
+    return _walk_forward(
+        repository.list_model_versions(session=session, pipeline=pipeline, series_id=series_id)
+    )
+
+
+def _walk_forward(rows: list[Any]) -> list[WalkForwardVersion]:
+    """The walk-forward versions among model_versions rows (oldest first)."""
     return [
         WalkForwardVersion(version=v.version, version_id=v.id, cutoff=int(v.metrics["cutoff_step"]))
-        for v in repository.list_model_versions(
-            session=session, pipeline=pipeline, series_id=series_id
-        )
+        for v in rows
         if isinstance(v.metrics, dict) and "cutoff_step" in v.metrics
     ]
 
@@ -326,91 +522,109 @@ def _chain(versions: list[WalkForwardVersion]) -> list[int]:
     return sorted({v.cutoff for v in versions})
 
 
-def _process_step(
+def _score_step(
     context: AppContext,
     pipeline: PipelineSettings,
     name: str,
     step: _Step,
     *,
-    run_id: int | None,
     report: SeriesReport,
     memory: SeriesMemory | None,
     forecast: bool = False,
-) -> None:
+) -> _Scored:
+    """Predict and decide a step's new points with the model of its cut-off (trained now if
+    it is not stored). With `forecast`, the forecasts after the span come from the same pass
+    when the same model will score the next step."""
     span, first_new = step.span, step.first_new
     last_ts = span.index[step.stop - 1].to_pydatetime()
     if memory is not None:
         memory.forget(pipeline.name, step.series_id)  # stale whatever happens below
+    predicted = np.full(len(span), np.nan)
     if step.cutoff is None:  # warm-up: nothing to score yet
-        with transaction(context.sessions) as session:
-            repository.set_watermark(
-                session=session, pipeline=pipeline.name, series_id=step.series_id, last_ts=last_ts
-            )
-        report.last_ts = last_ts
-        return
+        return _Scored(step, last_ts, active=None, decisions=None, predicted=predicted, ahead=None)
     active = model_for_cutoff(
         context, pipeline, name, step.series_id, cutoff=step.cutoff, versions=step.versions
     )
     report.models_trained += int(active.trained_now)
     new_positions = np.arange(first_new, step.stop)
-    predicted = np.full(len(span), np.nan)
-    # The next step's forecast comes from the same pass when the same model will score it.
-    ahead = None
+    ahead = network = None
     if forecast and step.exhausted and int(span.steps[-1]) + 1 <= step.limit_step:
-        predicted[first_new:], ahead = predict_and_forecast(active.model, span, new_positions)
+        recalled = step.recalled
+        resume = None
+        if recalled is not None and recalled.network_version == active.version_id:
+            resume = recalled.network  # go on from the last cycle's state: one step, not ~100
+        predicted[first_new:], ahead, network = predict_and_forecast(
+            active.model, span, new_positions, resume=resume
+        )
     else:
         predicted[first_new:] = one_step_predictions(active.model, span, new_positions)
-    with transaction(context.sessions) as session:
-        if first_new > 0:
-            # Errors of already scored points come from the predictions stored when they were
-            # scored, by the model current then: the same inputs a full replay would have.
-            if step.recalled is not None:
-                stored = step.recalled.predictions
-            else:
-                stored = repository.read_one_step_predictions(
-                    session=session,
-                    pipeline=pipeline.name,
-                    series_id=step.series_id,
-                    time_range=TimeRange(
-                        start=span.index[0].to_pydatetime(),
-                        end=span.index[first_new - 1].to_pydatetime(),
-                    ),
-                )
-            where = span.index[:first_new].get_indexer(pd.DatetimeIndex(stored.index))
-            ok = where >= 0
-            predicted[where[ok]] = stored.to_numpy()[ok]
-        decisions = decide(
-            span.values,
-            span.observed,
-            predicted,
-            span.steps,
-            first_new,
-            settings=pipeline.detection,
-            threshold=make_threshold(pipeline.detection.threshold),
-            reference_scale=_reference_scale(active),
-        )
-        _write(session, pipeline, step, active, decisions, run_id=run_id, report=report)
-        if ahead is not None:
-            repository.upsert_forecasts(
-                session=session, pipeline=pipeline.name, series_id=step.series_id,
-                model_version_id=active.version_id, rows=forecast_rows(ahead),
+    if step.stored is not None:
+        where = span.index[:first_new].get_indexer(pd.DatetimeIndex(step.stored.index))
+        ok = where >= 0
+        predicted[where[ok]] = step.stored.to_numpy()[ok]
+    decisions = decide(
+        span.values,
+        span.observed,
+        predicted,
+        span.steps,
+        first_new,
+        settings=pipeline.detection,
+        threshold=make_threshold(pipeline.detection.threshold),
+        reference_scale=_reference_scale(active),
+    )
+    return _Scored(step, last_ts, active, decisions, predicted, ahead, network)
+
+
+def _write_step(
+    session: Any,
+    pipeline: PipelineSettings,
+    scored: _Scored,
+    *,
+    run_id: int | None,
+    report: SeriesReport,
+    writes: _Writes,
+) -> None:
+    """A step's anomalies and events (now), its forecasts and watermark (into `writes`)."""
+    step, active = scored.step, scored.active
+    if active is not None and scored.decisions is not None:
+        _write(session, pipeline, step, active, scored.decisions, run_id=run_id, report=report,
+               writes=writes)  # fmt: skip
+        if scored.ahead is not None:
+            writes.forecasts += repository.forecast_payload(
+                pipeline=pipeline.name, series_id=step.series_id,
+                model_version_id=active.version_id, rows=forecast_rows(scored.ahead),
             )  # fmt: skip
-        repository.set_watermark(
-            session=session, pipeline=pipeline.name, series_id=step.series_id, last_ts=last_ts
-        )
-    report.points_scored += int(np.isfinite(predicted[first_new:]).sum())
-    report.last_ts = last_ts
+    writes.watermarks.append(
+        repository.watermark_row(pipeline.name, step.series_id, scored.last_ts)
+    )
+
+
+def _finish_step(
+    pipeline: PipelineSettings,
+    scored: _Scored,
+    *,
+    report: SeriesReport,
+    memory: SeriesMemory | None,
+) -> None:
+    """After a step's rows are committed: count them and remember the daemon's context."""
+    step, span, predicted = scored.step, scored.step.span, scored.predicted
+    report.last_ts = scored.last_ts
+    if scored.active is None:
+        return
+    report.points_scored += int(np.isfinite(predicted[step.first_new :]).sum())
     report.tail = span
-    report.forecast_written = ahead is not None
+    report.forecast_written = scored.ahead is not None
     if memory is not None and step.exhausted:
         known = np.isfinite(predicted) & span.observed
         memory.remember(
             pipeline.name,
             step.series_id,
             Recent(
-                watermark=pd.Timestamp(last_ts),
+                watermark=pd.Timestamp(scored.last_ts),
                 raw=step.raw,
                 predictions=pd.Series(predicted[known], index=span.index[known]),
+                network=scored.network,
+                network_version=scored.active.version_id,
             ),
         )
 
@@ -443,10 +657,11 @@ def _write(
     pipeline: PipelineSettings,
     step: _Step,
     active: ActiveModel,
-    decisions: Any,
+    decisions: Decisions,
     *,
     run_id: int | None,
     report: SeriesReport,
+    writes: _Writes,
 ) -> None:
     span = step.span
     positions = decisions.positions
@@ -466,8 +681,7 @@ def _write(
             strict=True,
         )
     ]
-    repository.upsert_forecasts(
-        session=session,
+    writes.forecasts += repository.forecast_payload(
         pipeline=pipeline.name,
         series_id=step.series_id,
         model_version_id=active.version_id,

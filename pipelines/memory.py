@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from forecaster.predictor import NetworkState
+
 
 @dataclass(frozen=True)
 class Recent:
@@ -15,6 +17,9 @@ class Recent:
     watermark: pd.Timestamp
     raw: pd.Series  # raw points as the source returned them, the last one at the watermark
     predictions: pd.Series  # one-step predictions by target time (finite ones only)
+    # The network's state after the watermark's point, valid for that model version only.
+    network: NetworkState | None = None
+    network_version: int | None = None
 
 
 class SeriesMemory:

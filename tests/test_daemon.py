@@ -172,6 +172,73 @@ def test_daemon_cycles_write_the_same_rows_as_one_backfill(
     assert steps == 3 and fresh == 3  # fresh forecasts for the whole horizon
 
 
+def per_series_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """`scored_rows` of several series, told apart by name."""
+    queries = {
+        "anomalies": "SELECT s.name, a.ts, a.observed, a.predicted, a.residual, a.threshold, "
+        "a.score, a.severity, a.direction FROM anomalies a JOIN series s ON s.id = a.series_id "
+        "ORDER BY s.name, a.ts",
+        "events": "SELECT s.name, e.start_ts, e.end_ts, e.peak_ts, e.peak_score, e.n_points, "
+        "e.direction FROM anomaly_events e JOIN series s ON s.id = e.series_id "
+        "ORDER BY s.name, e.start_ts",
+        "one_step": "SELECT s.name, f.issued_at, f.ts, f.predicted FROM forecasts f "
+        "JOIN series s ON s.id = f.series_id JOIN watermarks w ON w.series_id = f.series_id "
+        "WHERE f.step = 1 AND f.ts <= w.last_ts ORDER BY s.name, f.ts",
+        "watermarks": "SELECT s.name, w.last_ts FROM watermarks w JOIN series s "
+        "ON s.id = w.series_id ORDER BY s.name",
+    }
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = {k: [tuple(r) for r in connection.execute(text(q))] for k, q in queries.items()}
+    engine.dispose()
+    return rows
+
+
+def test_batched_cycles_over_several_series_write_what_backfill_writes(
+    db_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Series claimed together are read in one transaction and written in another; one that
+    # needs a catch-up goes on alone. Every series' rows are still its backfill's rows.
+    write_series(tmp_path / "a.csv", n=800)
+    frame = pd.read_csv(tmp_path / "a.csv")
+    frame.assign(value=frame["value"] * 1.5 + 3).to_csv(tmp_path / "b.csv", index=False)
+    frame.assign(value=frame["value"][::-1].to_numpy()).to_csv(tmp_path / "c.csv", index=False)
+    backend = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    reference = migrated(database(backend, request, tmp_path, "reference"), tmp_path / "ref")
+    try:
+        for name in "abc":
+            ingest_file(reference, IngestRequest(path=tmp_path / f"{name}.csv", series=name))
+        assert not run_pipeline(reference, None, kind="backfill").failed
+        reference_url = str(reference.engine.url.render_as_string(hide_password=False))
+    finally:
+        reference.close()
+
+    context = migrated(db_url, tmp_path / "daemon")
+    try:
+        cycles = Cycles(context, clock=lambda: CYCLE)
+        loaded = dict.fromkeys("abc", 0)
+        # (a, b, c) rows present after each cycle: one point, several, none, a long backlog.
+        for k, stops in enumerate(
+            [
+                (300, 250, 0),
+                (301, 260, 0),
+                (302, 260, 210),
+                (420, 261, 211),
+                (421, 262, 700),
+                (800, 800, 800),
+            ]
+        ):
+            for name, stop in zip("abc", stops, strict=True):
+                if stop > loaded[name]:
+                    load_rows(context, tmp_path / f"{name}.csv", name, slice(loaded[name], stop))
+                    loaded[name] = stop
+            report = cycles.detect("default", CYCLE + timedelta(minutes=k))
+            assert report.failed == 0 and report.aborted is None, report.errors
+    finally:
+        context.close()
+    assert per_series_rows(db_url) == per_series_rows(reference_url)
+
+
 def test_catch_up_after_downtime_processes_the_backlog_in_chunks(
     db_url: str, tmp_path: Path
 ) -> None:

@@ -165,7 +165,7 @@ def test_one_pass_predicts_and_forecasts_exactly_like_two(
 ) -> None:
     model, series = sine_model
     positions = np.arange(len(series) - 5, len(series))
-    predicted, ahead = predict_and_forecast(model, series, positions)
+    predicted, ahead, _ = predict_and_forecast(model, series, positions)
     alone = forecast_next(model, series)
     assert ahead is not None and alone is not None
     np.testing.assert_array_equal(predicted, one_step_predictions(model, series, positions))

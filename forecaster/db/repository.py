@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, delete, func, or_, select, type_coerce, update
+from sqlalchemy import String, and_, delete, func, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,13 +47,17 @@ class TimeRange:
 
     def filter(self, statement: Any, column: Any) -> Any:
         """Add this range's bounds to a select on `column`."""
+        conditions = self.conditions(column)
+        return statement.where(*conditions) if conditions else statement
+
+    def conditions(self, column: Any) -> list[Any]:
+        """This range's bounds on `column` as SQL conditions (none when it is unbounded)."""
+        conditions = []
         if self.start is not None:
-            statement = statement.where(
-                column > self.start if self.start_exclusive else column >= self.start
-            )
+            conditions.append(column > self.start if self.start_exclusive else column >= self.start)
         if self.end is not None:
-            statement = statement.where(column <= self.end)
-        return statement
+            conditions.append(column <= self.end)
+        return conditions
 
 
 @dataclass(frozen=True)
@@ -129,18 +133,45 @@ def ensure_series_with_watermark(
     return series, last_ts
 
 
-def ensure_series_ids(*, session: Session, names: Sequence[str]) -> dict[str, int]:
+def series_with_watermarks(
+    *, session: Session, pipeline: str, names: Sequence[str]
+) -> dict[str, tuple[Series, datetime | None]]:
+    """The existing rows among `names` with the pipeline's watermark of each, in one query per
+    500 names (a daemon batch reads all its series at once)."""
+    found: dict[str, tuple[Series, datetime | None]] = {}
+    for start in range(0, len(names), 500):
+        rows = session.execute(
+            select(Series, Watermark.last_ts)
+            .outerjoin(
+                Watermark, (Watermark.series_id == Series.id) & (Watermark.pipeline == pipeline)
+            )
+            .where(Series.name.in_(list(names[start : start + 500])))
+        )
+        found.update({series.name: (series, last_ts) for series, last_ts in rows})
+    return found
+
+
+def ensure_series_ids(
+    *, session: Session, names: Sequence[str], create: bool = True
+) -> dict[str, int]:
     """Row ids of the series called `names` (one query per 500 names), creating missing rows
-    as `ensure_series` does."""
+    as `ensure_series` does (unless not `create`: then they are left out)."""
     ids: dict[str, int] = {}
     for start in range(0, len(names), 500):
         batch = list(names[start : start + 500])
         rows = session.execute(select(Series.name, Series.id).where(Series.name.in_(batch)))
         ids.update({name: series_id for name, series_id in rows})
-    for name in names:
+    for name in names if create else ():
         if name not in ids:
             ids[name] = create_series(session=session, name=name, kind="sensor").id
     return ids
+
+
+def series_kinds(*, session: Session) -> dict[str, str]:
+    """Every series' kind by name, in name order (no observation statistics: a daemon cycle
+    starts with this and a count over all observations would cost seconds)."""
+    rows = session.execute(select(Series.name, Series.kind).order_by(Series.name))
+    return {name: kind for name, kind in rows}
 
 
 def list_series(*, session: Session) -> list[SeriesSummary]:
@@ -248,6 +279,29 @@ def read_observations(
     statement = select(_raw_time(table.ts), table.value).where(table.series_id == series_id)
     statement = time_range.filter(statement, table.ts).order_by(table.ts)
     return _read_points(session, statement)
+
+
+def read_observations_of(
+    *, session: Session, ranges: Mapping[int, TimeRange]
+) -> dict[int, pd.Series]:
+    """Several series' points, each in its own time range, in one query per 100 series."""
+    table = Observation.__table__.c
+    found: dict[int, pd.Series] = {}
+    ids = list(ranges)
+    for first in range(0, len(ids), 100):
+        batch = ids[first : first + 100]
+        conditions = [and_(*ranges[i].conditions(table.ts), table.series_id == i) for i in batch]
+        statement = (
+            select(table.series_id, _raw_time(table.ts), table.value)
+            .where(or_(*conditions))
+            .order_by(table.series_id, table.ts)
+        )
+        rows = session.connection().execute(statement).all()
+        by_series: dict[int, list[Any]] = {i: [] for i in batch}
+        for series_id, ts, value in rows:
+            by_series[series_id].append((ts, value))
+        found.update({i: points_from_rows(points) for i, points in by_series.items()})
+    return found
 
 
 def observation_edge(*, session: Session, series_id: int, newest: bool) -> pd.Timestamp | None:
@@ -370,7 +424,25 @@ def upsert_forecasts(
     rows: Sequence[ForecastRow],
 ) -> int:
     """Insert or replace forecasts keyed by (pipeline, series, issued_at, ts); returns the count."""
-    payload = [
+    return upsert_forecast_rows(
+        session=session,
+        rows=forecast_payload(
+            pipeline=pipeline, series_id=series_id, model_version_id=model_version_id, rows=rows
+        ),
+    )
+
+
+def upsert_forecast_rows(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """`upsert_forecasts` of rows already in column form (several series in one statement)."""
+    keys = ("pipeline", "series_id", "issued_at", "ts")
+    return _upsert_rows(session, Forecast.__table__, keys, rows)
+
+
+def forecast_payload(
+    *, pipeline: str, series_id: int, model_version_id: int | None, rows: Sequence[ForecastRow]
+) -> list[dict[str, Any]]:
+    """The `forecasts` column values of a series' forecast rows."""
+    return [
         {
             "pipeline": pipeline,
             "series_id": series_id,
@@ -384,8 +456,6 @@ def upsert_forecasts(
         }
         for r in rows
     ]
-    keys = ("pipeline", "series_id", "issued_at", "ts")
-    return _upsert_rows(session, Forecast.__table__, keys, payload)
 
 
 def list_model_versions(*, session: Session, pipeline: str, series_id: int) -> list[ModelVersion]:
@@ -397,6 +467,26 @@ def list_model_versions(*, session: Session, pipeline: str, series_id: int) -> l
             .order_by(ModelVersion.version)
         )
     )
+
+
+def walk_forward_model_versions(
+    *, session: Session, pipeline: str, series_ids: Sequence[int]
+) -> dict[int, list[ModelVersion]]:
+    """`list_model_versions` of several series in one query per 500 series."""
+    found: dict[int, list[ModelVersion]] = {i: [] for i in series_ids}
+    ids = list(series_ids)
+    for start in range(0, len(ids), 500):
+        rows = session.scalars(
+            select(ModelVersion)
+            .where(
+                ModelVersion.pipeline == pipeline,
+                ModelVersion.series_id.in_(ids[start : start + 500]),
+            )
+            .order_by(ModelVersion.series_id, ModelVersion.version)
+        )
+        for version in rows:
+            found[version.series_id].append(version)
+    return found
 
 
 def read_one_step_predictions(
@@ -439,8 +529,22 @@ def get_watermark(*, session: Session, pipeline: str, series_id: int) -> datetim
 
 def set_watermark(*, session: Session, pipeline: str, series_id: int, last_ts: datetime) -> None:
     """Record that every point up to `last_ts` is processed."""
-    row = {"pipeline": pipeline, "series_id": series_id, "last_ts": last_ts, "updated_at": utcnow()}
-    _upsert_rows(session, Watermark.__table__, ("pipeline", "series_id"), [row])
+    set_watermarks(session=session, rows=[watermark_row(pipeline, series_id, last_ts)])
+
+
+def watermark_row(pipeline: str, series_id: int, last_ts: datetime) -> dict[str, Any]:
+    """The `watermarks` column values that record a series processed up to `last_ts`."""
+    return {
+        "pipeline": pipeline,
+        "series_id": series_id,
+        "last_ts": last_ts,
+        "updated_at": utcnow(),
+    }
+
+
+def set_watermarks(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """`set_watermark` of several series (rows from `watermark_row`) in one statement."""
+    _upsert_rows(session, Watermark.__table__, ("pipeline", "series_id"), rows)
 
 
 def upsert_anomalies(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
