@@ -46,7 +46,7 @@ def test_train_forecast_and_fall_back_on_a_corrupt_artifact(
     assert "version 1 stored" in trained.stdout
     assert "2024-03-04T00:00:00+00:00" in trained.stdout  # nothing after --until was used
     artifact = cwd / "models" / "default" / "room%201" / "1"
-    assert (artifact / "model.keras").is_file() and (artifact / "meta.json").is_file()
+    assert all((artifact / f).is_file() for f in ("weights.npz", "model.keras", "meta.json"))
     # TensorFlow's start-up noise stays hidden without --verbose.
     assert "oneDNN" not in trained.stderr and "cuda" not in trained.stderr.lower()
 
@@ -54,7 +54,7 @@ def test_train_forecast_and_fall_back_on_a_corrupt_artifact(
     assert "by model version 1" in first.stdout and "3 row(s) written" in first.stdout
     assert "2024-03-05T03:45:00+00:00" in first.stdout  # the step after the last point
 
-    (artifact / "model.keras").write_bytes(b"garbage")
+    (artifact / "weights.npz").write_bytes(b"garbage")
     second = run_cli("forecast", "--series", "room 1", cwd=cwd, db_url=url)
     assert "trained version 2 first: stored model unusable" in second.stdout
 

@@ -246,6 +246,14 @@ def test_missing_and_corrupt_artifacts(
     with pytest.raises(ModelNotFound):
         registry.load_model(tmp_path, "default", "s", pool.for_settings)
     path = registry.save_model(tmp_path, "default", "s", 1, model, pool.for_settings(TINY))
+    (path / "weights.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ModelArtifactError, match="cannot load model weights"):
+        registry.load_model(tmp_path, "default", "s", pool.for_settings)
+    # A store without weights.npz (written by an earlier release) is read through Keras.
+    (path / "weights.npz").unlink()
+    from_keras = registry.load_model(tmp_path, "default", "s", pool.for_settings).model.weights
+    for a, b in zip(from_keras, model.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
     (path / "model.keras").write_bytes(b"not a zip file")
     with pytest.raises(ModelArtifactError, match="cannot load model weights"):
         registry.load_model(tmp_path, "default", "s", pool.for_settings)
