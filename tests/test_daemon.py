@@ -506,6 +506,39 @@ def test_the_daemon_keeps_up_with_new_observations(tmp_path: Path) -> None:
     assert fresh == 3  # forecasts for the next horizon steps after the newest point
 
 
+def test_a_cycle_with_stored_models_never_loads_tensorflow(tmp_path: Path) -> None:
+    # Scoring reads weights.npz in numpy: a daemon restarted over trained series starts fast
+    # and small. Only training needs TensorFlow.
+    work = tmp_path / "daemon"
+    work.mkdir()
+    write_config(work, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    run_cli("db", "upgrade", cwd=work)
+    write_series(tmp_path / "s.csv", n=500)
+    frame = pd.read_csv(tmp_path / "s.csv")
+    frame.iloc[:300].to_csv(tmp_path / "first.csv", index=False)
+    frame.iloc[300:350].to_csv(tmp_path / "more.csv", index=False)
+    run_cli("ingest", str(tmp_path / "first.csv"), "--series", "s", cwd=work)
+    run_cli("backfill", cwd=work)
+    run_cli("ingest", str(tmp_path / "more.csv"), "--series", "s", cwd=work)
+    script = (
+        "import sys, threading\n"
+        "from forecaster.config import load_config\n"
+        "from pipelines.context import open_context\n"
+        "from pipelines.daemon import run_once\n"
+        "context = open_context(load_config('config.yaml'))\n"
+        "[report] = run_once(context, context.settings.pipelines, stop=threading.Event())\n"
+        "print(report.points, report.failed, report.models_trained,\n"
+        "      'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORECASTER_")}
+    result = subprocess.run(
+        [str(FORECASTER.with_name("python")), "-c", script],
+        cwd=work, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["50", "0", "0", "False", "False"], result.stdout
+
+
 def test_a_second_daemon_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
     work = tmp_path / "daemon"
     work.mkdir()
