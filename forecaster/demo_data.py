@@ -126,13 +126,25 @@ def synthetic_series(size: DemoSize = FULL, seed: int = DEMO_SEED) -> list[Sampl
     return out
 
 
+def _spike_size(shape: _Shape) -> float:
+    return SPIKE_SIGMAS * shape.noise + shape.daily
+
+
+def sensor_noise_and_spike(name: str) -> tuple[float, float]:
+    """A synthetic sensor's measurement noise and the size of its injected spikes."""
+    shape = next((s for s in _SHAPES if s.name == name), None)
+    if shape is None:
+        raise KeyError(f"{name!r} is not a demo sensor")
+    return shape.noise, _spike_size(shape)
+
+
 def _spike(values: np.ndarray, at: int, shape: _Shape) -> tuple[int, int]:
-    values[at] += SPIKE_SIGMAS * shape.noise + shape.daily
+    values[at] += _spike_size(shape)
     return at, at
 
 
 def _dip(values: np.ndarray, at: int, shape: _Shape) -> tuple[int, int]:
-    values[at : at + 2] -= SPIKE_SIGMAS * shape.noise + shape.daily
+    values[at : at + 2] -= _spike_size(shape)
     return at, at + 1
 
 

@@ -614,6 +614,52 @@ def demo(
         raise typer.Exit(1)
 
 
+@app.command("demo-feed")
+def demo_feed(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="The directory `forecaster demo` ran in.")
+    ] = Path("demo"),
+    every: Annotated[
+        str, typer.Option("--every", help="Time between new points (e.g. 10s, 1min).")
+    ] = "10s",
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="Stop after this many points per sensor.")
+    ] = None,
+    spike_every: Annotated[
+        int, typer.Option("--spike-every", min=0, help="A spike every N points (0: none).")
+    ] = 12,
+) -> None:
+    """Append the next hourly point to each demo sensor every --every, as a live producer
+    would, until Ctrl-C (or --count). Run `forecaster daemon -c DIR/config.yaml` beside it
+    and watch `forecaster status -c DIR/config.yaml`: the daemon scores each new point."""
+    import signal
+    import threading
+
+    import pandas as pd
+
+    from pipelines.demo_feed import Tick, run_feed
+
+    try:
+        interval = pd.Timedelta(every)
+    except ValueError:
+        raise typer.BadParameter(f"{every!r} is not a duration", param_hint="--every") from None
+    if interval <= pd.Timedelta(0):
+        raise typer.BadParameter("must be positive", param_hint="--every")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+
+    def show(tick: Tick) -> None:
+        at = next(iter(tick.points.values()))[0]
+        spike = f" (a spike in {tick.spiked})" if tick.spiked else ""
+        out.print(f"{at:%Y-%m-%d %H:%M} UTC: {len(tick.points)} new points{spike}")
+
+    done = run_feed(
+        directory, every=interval, count=count, spike_every=spike_every, stop=stop, on_tick=show
+    )
+    out.print(f"{done} point(s) per sensor appended")
+
+
 class _DemoBars:
     """The demo's stages and series as rich progress bars."""
 

@@ -98,6 +98,10 @@ pipelines:
     training:
       initial_points: {profile.initial_points}  # points before the first model (default 500)
       retrain_every: {profile.retrain_every}  # steps between retrainings (default 2000)
+    schedule:
+      # `forecaster daemon -c {CONFIG_FILE}` looks for new points every 5 s (default 1min),
+      # to keep up with `forecaster demo-feed --dir <this directory>`.
+      every: 5s
 """
 
 

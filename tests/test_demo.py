@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shlex
+import shutil
+import signal
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -215,9 +217,7 @@ def _seed_plot_data(sessions: sessionmaker[Session]) -> datetime:
     return start
 
 
-def test_plot_data_reads_a_range_and_draws(
-    sessions: sessionmaker[Session], tmp_path: Path
-) -> None:
+def test_plot_data_reads_a_range_and_draws(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     start = _seed_plot_data(sessions)
     hour = timedelta(hours=1)
     with sessions() as session:
@@ -255,3 +255,73 @@ def test_plot_help_and_database_code_load_neither_tensorflow_nor_matplotlib() ->
     )
     assert "--series" in output and "--html" in output
     assert loaded == []
+
+
+@pytest.mark.slow
+def test_the_daemon_keeps_the_demo_current_while_demo_feed_appends(
+    quick_demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    from tests.test_daemon import start_daemon, wait_for
+
+    directory, _ = quick_demo
+    live = tmp_path / "live"
+    shutil.copytree(directory, live)  # the other tests keep the demo as it was
+    sensors = [s.name for s in synthetic_series(QUICK)]
+
+    def newest_and_watermark() -> list[tuple[str, str, str | None]]:
+        with sqlite3.connect(live / DB_FILE) as db:
+            return db.execute(
+                "SELECT s.name, max(o.ts), w.last_ts FROM series s JOIN observations o "
+                "ON o.series_id = s.id LEFT JOIN watermarks w ON w.series_id = s.id "
+                "GROUP BY s.name, w.last_ts ORDER BY s.name"
+            ).fetchall()
+
+    before = dict((name, newest) for name, newest, _ in newest_and_watermark())
+    daemon = start_daemon(live)
+    try:
+        fed = run_cli("demo-feed", "--dir", str(live), "--every", "0.3s", "--count", "12",
+                      "--spike-every", "6", cwd=tmp_path)  # fmt: skip
+        assert "12 point(s) per sensor appended" in fed.stdout
+        assert fed.stdout.count("a spike in") == 2
+        # The daemon catches up: every series scored up to its newest point.
+        wait_for(lambda: all(mark == newest for _, newest, mark in newest_and_watermark()),
+                 timeout=120, process=daemon)  # fmt: skip
+        status = run_cli("status", "-c", str(live / CONFIG_FILE), cwd=tmp_path).stdout
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+    rows = {line.split("│")[1].strip(): line for line in status.splitlines() if "│" in line}
+    for name in [*sensors, "vix"]:
+        assert " 0s " in rows[name], status
+    with sqlite3.connect(live / DB_FILE) as db:
+        for name in sensors:
+            newest = pd.Timestamp(before[name]) + pd.Timedelta(hours=12)
+            scored, fresh = db.execute(
+                "SELECT sum(f.step = 1 AND f.ts > ?1 AND f.ts <= ?2), sum(f.issued_at = ?2) "
+                "FROM forecasts f JOIN series s ON s.id = f.series_id WHERE s.name = ?3",
+                (before[name], newest.strftime("%Y-%m-%d %H:%M:%S.%f"), name),
+            ).fetchone()
+            assert (scored, fresh) == (12, 12), name  # each new point, and the next 12 hours
+        first_fed = min(before[name] for name in sensors)
+        spikes = db.execute("SELECT count(*) FROM anomalies WHERE ts > ?", (first_fed,)).fetchone()
+    assert spikes[0] >= 1  # the fed spikes are flagged as they arrive
+
+
+def test_demo_feed_continues_the_daily_cycle_and_spikes_the_sensors_in_turn() -> None:
+    import numpy as np
+
+    from pipelines.demo_feed import FeedState, next_tick
+
+    index = pd.date_range("2025-01-01", periods=24 * 7, freq="h", tz="UTC")
+    cycle = 70 + 4 * np.sin(2 * np.pi * np.arange(len(index)) / 24)
+    state = FeedState(recent={name: pd.Series(cycle, index=index) for name in
+                              ("boiler_temp", "line_pressure")})  # fmt: skip
+    rng = np.random.default_rng(0)
+    ticks = [next_tick(state, rng, spike_every=2) for _ in range(4)]
+    assert [t.spiked for t in ticks] == [None, "boiler_temp", None, "line_pressure"]
+    for k, tick in enumerate(ticks):
+        at, value = tick.points["boiler_temp"]
+        assert at == index[-1] + pd.Timedelta(hours=k + 1)
+        expected = 70 + 4 * np.sin(2 * np.pi * (len(index) + k) / 24)  # the same hour as before
+        spike = 12 * 0.3 + 4.0 if tick.spiked == "boiler_temp" else 0.0
+        assert abs(value - expected - spike) < 5 * 0.3
