@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -713,11 +714,14 @@ def _print_demo(result: DemoResult) -> None:
     for what, sql in result.queries:
         out.print(f"# {what}", highlight=False)
         out.print(shell_command(result.db_path, sql), highlight=False, markup=False, soft_wrap=True)
-    config = result.directory / CONFIG_FILE
+    config = shlex.quote(str(result.directory / CONFIG_FILE))
+    directory = shlex.quote(str(result.directory))
     out.print(
         f"\nContinue with: forecaster status -c {config}\n"
         f"               forecaster plot -c {config} --series vix --start 2020-01-01 "
-        "--out vix-2020.png",
+        "--out vix-2020.png\n"
+        f"Watch it live: forecaster daemon -c {config}   (and in another terminal)\n"
+        f"               forecaster demo-feed --dir {directory}",
         highlight=False, soft_wrap=True,
     )  # fmt: skip
 

@@ -78,6 +78,7 @@ def config_text(profile: DemoProfile) -> str:
 # {MODEL_DIR}/, {DATA_DIR}/ and {OUTPUT_DIR}/. Continue with, e.g.:
 #   forecaster status -c {CONFIG_FILE}
 #   forecaster plot -c {CONFIG_FILE} --series vix --start 2020-01-01 --out vix-2020.png
+#   forecaster daemon -c {CONFIG_FILE}    # beside: forecaster demo-feed --dir <this directory>
 # Environment overrides (FORECASTER_DATABASE_URL, FORECASTER_MODEL_DIR) apply to those
 # commands as to any other; the demo itself ignores them and always uses the files here.
 
