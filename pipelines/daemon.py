@@ -416,11 +416,16 @@ def run_forever(
         ) -> None:
             cycles.retrain(name, cycle_time(trigger, clock()), scheduled=scheduled)
 
-        # The first detection cycle runs at once: it catches up on points missed while down.
+        # A first detection cycle runs at once: it catches up on points missed while down.
+        # (A job of its own: giving the scheduled job a first run now would shift all its
+        # later runs off the UTC-aligned times.) One worker thread runs them one after another.
         scheduler.add_job(
-            detect_job, detect, id=f"detect:{pipeline.name}", name=f"detect {pipeline.name}",
-            next_run_time=datetime.now(UTC),
+            detect_job, "date", id=f"catch-up:{pipeline.name}", name=f"catch up {pipeline.name}",
+            run_date=datetime.now(UTC),
         )  # fmt: skip
+        scheduler.add_job(
+            detect_job, detect, id=f"detect:{pipeline.name}", name=f"detect {pipeline.name}"
+        )
         scheduler.add_job(
             retrain_job, retrain, id=f"retrain:{pipeline.name}", name=f"retrain {pipeline.name}"
         )
