@@ -384,6 +384,58 @@ def test_a_database_outage_mid_cycle_loses_nothing(
     assert scored_rows(real_url) == scored_rows(reference_url)
 
 
+def test_an_outage_while_a_claim_is_written_retries_the_claim_and_loses_nothing(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The database goes away at the moment a claim's rows are sent (several series in one
+    # transaction): the transaction is lost whole, the claim is read and written again.
+    from pipelines import detect
+
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    write_series(tmp_path / "a.csv", n=330)
+    frame = pd.read_csv(tmp_path / "a.csv")
+    frame.assign(value=frame["value"] * 2 - 7).to_csv(tmp_path / "b.csv", index=False)
+    reference = migrated(server.create_database("claim_reference"), tmp_path / "ref")
+    try:
+        for name in "ab":
+            ingest_file(reference, IngestRequest(path=tmp_path / f"{name}.csv", series=name))
+        assert not run_pipeline(reference, None, kind="backfill").failed
+        reference_url = str(reference.engine.url.render_as_string(hide_password=False))
+    finally:
+        reference.close()
+
+    real_url = server.create_database("claim_outage")
+    proxy = TcpProxy(5432)
+    context = migrated(real_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"),
+                       tmp_path / "daemon")  # fmt: skip
+    try:
+        cycles = Cycles(context, clock=lambda: CYCLE)
+        for name in "ab":
+            load_rows(context, tmp_path / f"{name}.csv", name, slice(0, 320))
+        assert cycles.detect("default", CYCLE).failed == 0
+        for name in "ab":
+            load_rows(context, tmp_path / f"{name}.csv", name, slice(320, 330))
+        flush = detect._Writes.flush
+        sent: list[int] = []
+
+        def flush_during_an_outage(self: Any, session: Any) -> None:
+            if not sent:  # the first time only: cut, and come back two seconds later
+                proxy.cut()
+                threading.Timer(2.0, proxy.restore).start()
+            sent.append(len(self.watermarks))
+            flush(self, session)
+
+        monkeypatch.setattr(detect._Writes, "flush", flush_during_an_outage)
+        report = cycles.detect("default", CYCLE + timedelta(minutes=1))
+    finally:
+        context.close()
+        proxy.close()
+    assert report.aborted is None and report.failed == 0 and report.series == 2
+    assert report.points == 20  # counted once, though scored twice
+    assert sent[0] == 2 and sum(sent) >= 4  # both series in the lost transaction, then again
+    assert per_series_rows(real_url) == per_series_rows(reference_url)
+
+
 # --- the real daemon process ---------------------------------------------------------------
 
 
