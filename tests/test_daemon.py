@@ -78,11 +78,13 @@ def migrated(url: str, directory: Path, **pipeline: Any) -> AppContext:
     return context
 
 
-def backfill_reference(url: str, tmp_path: Path) -> None:
-    """The rows one uninterrupted backfill of tmp_path/s.csv writes, in database `url`."""
+def backfill_reference(url: str, tmp_path: Path, names: str | list[str] = "s") -> None:
+    """The rows one uninterrupted backfill writes, in database `url`, of series `names`, each
+    read from tmp_path/<name>.csv (by default one series: s)."""
     reference = migrated(url, tmp_path / "reference")
     try:
-        ingest_file(reference, IngestRequest(path=tmp_path / "s.csv", series="s"))
+        for name in names if isinstance(names, list) else [names]:
+            ingest_file(reference, IngestRequest(path=tmp_path / f"{name}.csv", series=name))
         assert not run_pipeline(reference, None, kind="backfill").failed
     finally:
         reference.close()
@@ -204,14 +206,8 @@ def test_batched_cycles_over_several_series_write_what_backfill_writes(
     frame.assign(value=frame["value"] * 1.5 + 3).to_csv(tmp_path / "b.csv", index=False)
     frame.assign(value=frame["value"][::-1].to_numpy()).to_csv(tmp_path / "c.csv", index=False)
     backend = "sqlite" if db_url.startswith("sqlite") else "postgresql"
-    reference = migrated(database(backend, request, tmp_path, "reference"), tmp_path / "ref")
-    try:
-        for name in "abc":
-            ingest_file(reference, IngestRequest(path=tmp_path / f"{name}.csv", series=name))
-        assert not run_pipeline(reference, None, kind="backfill").failed
-        reference_url = str(reference.engine.url.render_as_string(hide_password=False))
-    finally:
-        reference.close()
+    reference_url = database(backend, request, tmp_path, "reference")
+    backfill_reference(reference_url, tmp_path, ["a", "b", "c"])
 
     context = migrated(db_url, tmp_path / "daemon")
     try:
@@ -395,14 +391,8 @@ def test_an_outage_while_a_claim_is_written_retries_the_claim_and_loses_nothing(
     write_series(tmp_path / "a.csv", n=330)
     frame = pd.read_csv(tmp_path / "a.csv")
     frame.assign(value=frame["value"] * 2 - 7).to_csv(tmp_path / "b.csv", index=False)
-    reference = migrated(server.create_database("claim_reference"), tmp_path / "ref")
-    try:
-        for name in "ab":
-            ingest_file(reference, IngestRequest(path=tmp_path / f"{name}.csv", series=name))
-        assert not run_pipeline(reference, None, kind="backfill").failed
-        reference_url = str(reference.engine.url.render_as_string(hide_password=False))
-    finally:
-        reference.close()
+    reference_url = server.create_database("claim_reference")
+    backfill_reference(reference_url, tmp_path, ["a", "b"])
 
     real_url = server.create_database("claim_outage")
     proxy = TcpProxy(5432)
