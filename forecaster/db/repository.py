@@ -527,11 +527,6 @@ def get_watermark(*, session: Session, pipeline: str, series_id: int) -> datetim
     )
 
 
-def set_watermark(*, session: Session, pipeline: str, series_id: int, last_ts: datetime) -> None:
-    """Record that every point up to `last_ts` is processed."""
-    set_watermarks(session=session, rows=[watermark_row(pipeline, series_id, last_ts)])
-
-
 def watermark_row(pipeline: str, series_id: int, last_ts: datetime) -> dict[str, Any]:
     """The `watermarks` column values that record a series processed up to `last_ts`."""
     return {
@@ -543,7 +538,8 @@ def watermark_row(pipeline: str, series_id: int, last_ts: datetime) -> dict[str,
 
 
 def set_watermarks(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """`set_watermark` of several series (rows from `watermark_row`) in one statement."""
+    """Record that every point up to each row's `last_ts` is processed (rows from
+    `watermark_row`, several series in one statement)."""
     _upsert_rows(session, Watermark.__table__, ("pipeline", "series_id"), rows)
 
 
