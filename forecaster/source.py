@@ -59,7 +59,7 @@ class ObservationsSource:
         return points.rename(name)
 
     def read_many(self, session: Session, ranges: Mapping[str, TimeRange]) -> dict[str, pd.Series]:
-        ids = repository.ensure_series_ids(session=session, names=list(ranges), create=False)
+        ids = repository.series_ids(session=session, names=list(ranges))
         by_id = repository.read_observations_of(
             session=session, ranges={ids[name]: ranges[name] for name in ranges if name in ids}
         )

@@ -118,7 +118,7 @@ class Cycles:
         """Score every series' new points, write anomalies, events and fresh forecasts."""
         pipeline = self.context.settings.pipeline(pipeline_name)
 
-        def one(name: str, report: CycleReport, renew: Callable[[], None]) -> None:
+        def one(name: str, report: CycleReport, renew: Renew) -> None:
             result = process_series(
                 self.context, pipeline, name, run_id=report.run_id,
                 on_progress=lambda _n, _ts: renew(), should_stop=self.stop.is_set,

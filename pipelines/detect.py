@@ -246,7 +246,7 @@ def _read_batch(
     ids = [row.id for row, _ in rows.values()]
     versions = {
         series_id: _walk_forward(found)
-        for series_id, found in repository.walk_forward_model_versions(
+        for series_id, found in repository.list_model_versions_of(
             session=session, pipeline=pipeline.name, series_ids=ids
         ).items()
     }
@@ -256,8 +256,7 @@ def _read_batch(
         if memory is None or mark is None or frequency is None or not versions[row.id]:
             continue
         read_from, read_to = _context_bounds(pipeline, mark, frequency, until=None)
-        recalled = memory.recall(pipeline.name, row.id, pd.Timestamp(mark))
-        if recalled is not None and len(recalled.raw) and recalled.raw.index[0] <= read_from:
+        if _remembered(pipeline, memory, row.id, mark, read_from) is not None:
             ranges[name] = TimeRange.after(mark, read_to)
     points = context.source(pipeline.name).read_many(session, ranges) if ranges else {}
     return _BatchReads(
@@ -265,6 +264,23 @@ def _read_batch(
         versions=versions,
         new_points={name: (ranges[name], points[name]) for name in ranges},
     )
+
+
+def _remembered(
+    pipeline: PipelineSettings,
+    memory: SeriesMemory | None,
+    series_id: int,
+    mark: datetime,
+    read_from: pd.Timestamp,
+) -> Recent | None:
+    """What the daemon remembers of a series at watermark `mark`, if it reaches back to
+    `read_from` (then only the points after the watermark need reading)."""
+    recalled = (
+        None if memory is None else memory.recall(pipeline.name, series_id, pd.Timestamp(mark))
+    )
+    if recalled is None or not len(recalled.raw) or recalled.raw.index[0] > read_from:
+        return None
+    return recalled
 
 
 def _context_bounds(
@@ -339,9 +355,9 @@ def _read_step(
         if first is not None and (until is None or first < pd.Timestamp(until)):
             read_to = first.to_pydatetime()
     recalled = None
-    if memory is not None and mark is not None and read_from is not None:
-        recalled = memory.recall(pipeline.name, row.id, pd.Timestamp(mark))
-    if recalled is not None and len(recalled.raw) and recalled.raw.index[0] <= read_from:
+    if mark is not None and read_from is not None:
+        recalled = _remembered(pipeline, memory, row.id, mark, read_from)
+    if recalled is not None and read_from is not None:
         # The context is what the last cycle read; only points after the watermark are new.
         # (Points beyond the bound are left for the next cycle.)
         wanted = TimeRange.after(mark, read_to or until)

@@ -151,17 +151,20 @@ def series_with_watermarks(
     return found
 
 
-def ensure_series_ids(
-    *, session: Session, names: Sequence[str], create: bool = True
-) -> dict[str, int]:
-    """Row ids of the series called `names` (one query per 500 names), creating missing rows
-    as `ensure_series` does (unless not `create`: then they are left out)."""
+def series_ids(*, session: Session, names: Sequence[str]) -> dict[str, int]:
+    """Row ids of the existing series among `names` (one query per 500 names)."""
     ids: dict[str, int] = {}
     for start in range(0, len(names), 500):
         batch = list(names[start : start + 500])
         rows = session.execute(select(Series.name, Series.id).where(Series.name.in_(batch)))
         ids.update({name: series_id for name, series_id in rows})
-    for name in names if create else ():
+    return ids
+
+
+def ensure_series_ids(*, session: Session, names: Sequence[str]) -> dict[str, int]:
+    """`series_ids`, creating missing rows as `ensure_series` does."""
+    ids = series_ids(session=session, names=names)
+    for name in names:
         if name not in ids:
             ids[name] = create_series(session=session, name=name, kind="sensor").id
     return ids
@@ -469,7 +472,7 @@ def list_model_versions(*, session: Session, pipeline: str, series_id: int) -> l
     )
 
 
-def walk_forward_model_versions(
+def list_model_versions_of(
     *, session: Session, pipeline: str, series_ids: Sequence[int]
 ) -> dict[int, list[ModelVersion]]:
     """`list_model_versions` of several series in one query per 500 series."""
