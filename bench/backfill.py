@@ -38,11 +38,12 @@ from bench.fixtures import (
     timed_backfill,
 )
 from bench.scoring import sequence_scoring
-from forecaster.config import Settings
-from forecaster.db import repository
+from forecaster.config.settings import Settings
+from forecaster.db.repo.observations import read_observations
+from forecaster.db.repo.series import get_series
 from forecaster.db.session import transaction
-from forecaster.timeseries import RegularSeries, regularize
-from pipelines.detect import cutoff_chain
+from forecaster.series.regular import RegularSeries, regularize
+from pipelines.detect.run import cutoff_chain
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -52,12 +53,12 @@ def read_series(settings: Settings, names: list[str]) -> tuple[list[RegularSerie
     their points come after the (one) training cut-off: what the backfill must score."""
     with opened(settings) as context, transaction(context.sessions) as session:
         raw = [
-            repository.read_observations(
-                session=session, series_id=repository.get_series(session=session, name=n).id
+            read_observations(
+                session=session, series_id=get_series(session=session, name=n).id
             ).rename(n)
             for n in names
         ]
-        template = repository.get_series(session=session, name=TEMPLATE)
+        template = get_series(session=session, name=TEMPLATE)
         (cutoff,) = cutoff_chain(session, PIPELINE, template.id)
     series = [regularize(r, "5min", 3) for r in raw]
     return series, sum(int((s.steps > cutoff).sum()) for s in series)

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from forecaster.config import DatabaseSettings
+from forecaster.config.database import DatabaseSettings
 from forecaster.db import migrate
 from forecaster.db.session import make_engine
 

@@ -30,13 +30,17 @@ from sqlalchemy import bindparam, text
 
 from bench.common import fresh_database, machine, markdown_table, peak_rss_mib
 from bench.fixtures import FREQUENCY, START, clone_models, grid, synthetic, train_template
-from forecaster.config import DatabaseSettings, PipelineSettings, Settings
-from forecaster.db import repository
+from forecaster.config.database import DatabaseSettings
+from forecaster.config.pipeline import PipelineSettings
+from forecaster.config.settings import Settings
+from forecaster.db.repo.observations import upsert_observations
+from forecaster.db.repo.series import create_series
 from forecaster.db.session import transaction
 from forecaster.db.types import UTCDateTime
-from pipelines import detect, forecast
 from pipelines.context import AppContext, open_context
-from pipelines.daemon import Cycles
+from pipelines.daemon.cycles import Cycles
+from pipelines.detect import run as detect
+from pipelines.jobs import forecast
 
 HISTORY = 3200  # points per series: more than the scoring context a cycle reads
 
@@ -63,10 +67,8 @@ def timed(totals: dict[str, float], key: str, module: Any, name: str) -> Iterato
 def build(context: AppContext, series: int) -> list[int]:
     """Backfill one series for real, then copy its rows and models to `series - 1` others."""
     with transaction(context.sessions) as session:
-        row = repository.create_series(
-            session=session, name="s0000", kind="sensor", frequency="5min"
-        )
-        repository.upsert_observations(
+        row = create_series(session=session, name="s0000", kind="sensor", frequency="5min")
+        upsert_observations(
             session=session, series_id=row.id, points=pd.Series(synthetic(HISTORY), grid(HISTORY))
         )
     template = train_template(context, None, "s0000")

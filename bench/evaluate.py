@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from bench.common import machine, peak_rss_mib
-from forecaster.config import load_config
-from forecaster.nab import GroupReport
-from pipelines.evaluate import evaluate
+from forecaster.config.loading import load_config
+from forecaster.evaluation.report import GroupReport
+from pipelines.jobs.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 NAB = ROOT.parent / "shared" / "data" / "nab"

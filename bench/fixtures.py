@@ -27,12 +27,15 @@ from sqlalchemy import DateTime, text
 from sqlalchemy.engine import Connection
 
 from bench.common import fresh_database
-from forecaster.config import DatabaseSettings, PipelineSettings, Settings, TrainingSchedule
-from forecaster.db import repository
+from forecaster.config.database import DatabaseSettings
+from forecaster.config.pipeline import PipelineSettings
+from forecaster.config.settings import Settings
+from forecaster.config.training import TrainingSchedule
+from forecaster.db.repo import series as series_rows
 from forecaster.db.session import transaction
-from forecaster.registry import META_FILE, series_directory
-from pipelines.backfill import run_pipeline
+from forecaster.model.store import META_FILE, series_directory
 from pipelines.context import AppContext, open_context
+from pipelines.jobs.backfill import run_pipeline
 
 FREQUENCY = pd.Timedelta("5min")
 START = pd.Timestamp("2024-01-01", tz="UTC")
@@ -56,11 +59,11 @@ def grid(n: int, offset: int = 0) -> pd.DatetimeIndex:
     return pd.date_range(START + offset * FREQUENCY, periods=n, freq=FREQUENCY)
 
 
-def create_series(context: AppContext, names: Sequence[str]) -> list[int]:
+def create_benchmark_series(context: AppContext, names: Sequence[str]) -> list[int]:
     """Series rows (5-minute sensors) for `names`; their ids in the same order."""
     with transaction(context.sessions) as session:
         rows = [
-            repository.create_series(session=session, name=n, kind="sensor", frequency="5min")
+            series_rows.create_series(session=session, name=n, kind="sensor", frequency="5min")
             for n in names
         ]
         session.flush()
@@ -70,7 +73,7 @@ def create_series(context: AppContext, names: Sequence[str]) -> list[int]:
 def load_synthetic(context: AppContext, names: Sequence[str], points: int, seed: int = 0) -> int:
     """Create `names` and bulk-insert `points` synthetic points into each (series k uses seed
     `seed + k`), one transaction per series; returns the rows written."""
-    ids = create_series(context, names)
+    ids = create_benchmark_series(context, names)
     for k, series_id in enumerate(ids):
         with context.engine.begin() as connection:
             for offset in range(0, points, BULK_ROWS):
@@ -136,8 +139,8 @@ def train_template(context: AppContext, pipeline: str | None, name: str) -> Temp
 def clone_models(context: AppContext, pipeline: str, template: str, targets: Sequence[str]) -> None:
     """Copy the template's `model_versions` rows and model files to every target series."""
     with transaction(context.sessions) as session:
-        source_id = repository.get_series(session=session, name=template).id
-        target_ids = [repository.get_series(session=session, name=n).id for n in targets]
+        source_id = series_rows.get_series(session=session, name=template).id
+        target_ids = [series_rows.get_series(session=session, name=n).id for n in targets]
     with context.engine.begin() as connection:
         for target_id in target_ids:
             connection.execute(
@@ -262,7 +265,7 @@ def forget_backfill(settings: Settings, names: Sequence[str]) -> None:
     repeat starts from the same state (models and observations stay)."""
     with opened(settings) as context:
         with transaction(context.sessions) as session:
-            ids = [repository.get_series(session=session, name=n).id for n in names]
+            ids = [series_rows.get_series(session=session, name=n).id for n in names]
         with context.engine.begin() as connection:
             for table in BACKFILL_TABLES:
                 for series_id in ids:

@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from bench.common import fresh_database, machine, peak_rss_mib
-from forecaster.config import DatabaseSettings, Settings
-from forecaster.db import repository
+from forecaster.config.database import DatabaseSettings
+from forecaster.config.settings import Settings
+from forecaster.db.repo.observations import read_observations
+from forecaster.db.repo.series import get_series
 from pipelines.context import open_context
-from pipelines.ingest import IngestRequest, ingest_file
+from pipelines.jobs.ingest import IngestRequest, ingest_file
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -44,8 +46,8 @@ def measure(backend: str, csv: Path, rows: int, runs: int, workdir: Path) -> dic
                 reload = time.perf_counter() - started
                 started = time.perf_counter()
                 with context.sessions() as session:
-                    series = repository.get_series(session=session, name="bench")
-                    points = repository.read_observations(session=session, series_id=series.id)
+                    series = get_series(session=session, name="bench")
+                    points = read_observations(session=session, series_id=series.id)
                 read = time.perf_counter() - started
                 assert len(points) == rows
             finally:

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from bench.common import machine, peak_rss_mib
-from forecaster.config import ModelSettings
-from forecaster.model import Network, NetworkPool
-from forecaster.predictor import TrainedModel, one_step_predictions
-from forecaster.timeseries import RegularSeries, regularize
-from forecaster.training import train_model
-from forecaster.windowing import model_inputs, seasonal_period
+from forecaster.config.model import ModelSettings
+from forecaster.model.features import model_inputs, seasonal_period
+from forecaster.model.network import Network, NetworkPool
+from forecaster.model.predict import TrainedModel, one_step_predictions
+from forecaster.model.train import train_model
+from forecaster.series.regular import RegularSeries, regularize
 
 
 def synthetic(n: int, seed: int) -> RegularSeries:

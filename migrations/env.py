@@ -8,7 +8,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
-from forecaster.db.models import Base
+from forecaster.db.tables import Base
 from forecaster.db.types import UTCDateTime
 
 target_metadata = Base.metadata
@@ -39,7 +39,7 @@ def run_online() -> None:
         run_migrations(connection)
         return
     # Invoked by the plain `alembic` command: take the URL from forecaster's settings.
-    from forecaster.config import load_config
+    from forecaster.config.loading import load_config
     from forecaster.db.session import make_engine
 
     engine = make_engine(load_config().database)

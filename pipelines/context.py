@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import Settings
+from forecaster.config.settings import Settings
 from forecaster.db import migrate
 from forecaster.db.session import check_connection, make_engine, make_session_factory
-from forecaster.source import SeriesSource, make_source
+from forecaster.io.sources import SeriesSource, make_source
 
 if TYPE_CHECKING:
-    from pipelines.models import ModelRuntime
+    from pipelines.model_runtime import ModelRuntime
 
 
 @dataclass
@@ -32,7 +32,7 @@ class AppContext:
     def models(self) -> ModelRuntime:
         """The model runtime, created on first use (TensorFlow loads only when a model runs)."""
         if self._models is None:
-            from pipelines.models import ModelRuntime
+            from pipelines.model_runtime import ModelRuntime
 
             self._models = ModelRuntime(self.settings.model_dir, verbose=self.verbose)
         return self._models

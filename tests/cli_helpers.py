@@ -42,7 +42,7 @@ def heavy_modules_loaded(
     probe = (
         "import sys\n"
         + "".join(f"import {module}\n" for module in imports)
-        + "from pipelines.cli import main\n"
+        + "from pipelines.cli.main import main\n"
         f"sys.argv = ['forecaster', *{argv!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "loaded = {m.split('.')[0] for m in sys.modules}\n"

@@ -13,10 +13,10 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import DatabaseSettings
+from forecaster.config.database import DatabaseSettings
 from forecaster.db import migrate
-from forecaster.db.models import Base
 from forecaster.db.session import make_engine, make_session_factory
+from forecaster.db.tables import Base
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("FORECASTER_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

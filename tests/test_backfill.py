@@ -16,11 +16,11 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from forecaster.config import load_config
+from forecaster.config.loading import load_config
 from forecaster.db.session import transaction
-from pipelines.backfill import run_pipeline
 from pipelines.context import open_context
-from pipelines.ingest import IngestRequest, ingest_file
+from pipelines.jobs.backfill import run_pipeline
+from pipelines.jobs.ingest import IngestRequest, ingest_file
 from tests.cli_helpers import FORECASTER, run_cli
 from tests.conftest import BACKENDS, PostgresServer
 

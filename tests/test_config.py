@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from forecaster.config import load_config
+from forecaster.config.loading import load_config
 from forecaster.errors import ConfigError
 from tests.conftest import REPO_ROOT
 

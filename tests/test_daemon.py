@@ -19,15 +19,15 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
-from forecaster.config import load_config
-from forecaster.db import repository
-from pipelines.backfill import run_pipeline
+from forecaster.config.loading import load_config
+from forecaster.db.repo.leases import claim_series
 from pipelines.context import AppContext, open_context
-from pipelines.daemon import Cycles, make_scheduler
-from pipelines.detect import cutoff_for
-from pipelines.ingest import IngestRequest, ingest_file
-from pipelines.retrain import drift_ratio, retrain_series
-from pipelines.schedule import cron_trigger, cycle_time, interval_trigger
+from pipelines.daemon.cycles import Cycles, make_scheduler
+from pipelines.daemon.triggers import cron_trigger, cycle_time, interval_trigger
+from pipelines.detect.run import cutoff_for
+from pipelines.jobs.backfill import run_pipeline
+from pipelines.jobs.ingest import IngestRequest, ingest_file
+from pipelines.jobs.retrain import drift_ratio, retrain_series
 from tests.cli_helpers import FORECASTER, run_cli
 from tests.conftest import BACKENDS, PostgresServer
 from tests.test_backfill import write_config, write_series
@@ -333,7 +333,7 @@ def test_a_dead_replicas_series_go_to_the_others_when_its_lease_expires(
         assert survivor.detect("default", CYCLE).series == 1  # creates the lease rows
         # A replica claims the series for the next cycle and dies without releasing it.
         with context.sessions.begin() as session:
-            claimed = repository.claim_series(
+            claimed = claim_series(
                 session=session, pipeline="default", job="detect",
                 cycle_at=CYCLE + timedelta(minutes=1), owner="dead", now=CYCLE,
                 lease_until=CYCLE + timedelta(seconds=600),
@@ -385,7 +385,7 @@ def test_an_outage_while_a_claim_is_written_retries_the_claim_and_loses_nothing(
 ) -> None:
     # The database goes away at the moment a claim's rows are sent (several series in one
     # transaction): the transaction is lost whole, the claim is read and written again.
-    from pipelines import detect
+    from pipelines.detect import run as detect
 
     server: PostgresServer = request.getfixturevalue("pg_server")
     write_series(tmp_path / "a.csv", n=330)
@@ -564,9 +564,9 @@ def test_a_cycle_with_stored_models_never_loads_tensorflow(tmp_path: Path) -> No
     run_cli("ingest", str(tmp_path / "more.csv"), "--series", "s", cwd=work)
     script = (
         "import sys, threading\n"
-        "from forecaster.config import load_config\n"
+        "from forecaster.config.loading import load_config\n"
         "from pipelines.context import open_context\n"
-        "from pipelines.daemon import run_once\n"
+        "from pipelines.daemon.cycles import run_once\n"
         "context = open_context(load_config('config.yaml'))\n"
         "[report] = run_once(context, context.settings.pipelines, stop=threading.Event())\n"
         "print(report.points, report.failed, report.models_trained,\n"

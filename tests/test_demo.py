@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db.models import Anomaly, AnomalyEvent, Forecast, Observation, Series
-from forecaster.db.repository import TimeRange
-from forecaster.demo_data import FULL, QUICK, Injected, found, sample_series, synthetic_series
+from forecaster.db.tables import Anomaly, AnomalyEvent, Forecast, Observation, Series
+from forecaster.db.time_range import TimeRange
 from forecaster.errors import ForecasterError
-from pipelines.demo import CONFIG_FILE, DB_FILE, HEADER, OUTPUT_DIR, prepare_directory
-from pipelines.plot import Page, html_page, render_png
-from pipelines.plot_data import load_plot_data
+from pipelines.demo.samples import FULL, QUICK, Injected, found, sample_series, synthetic_series
+from pipelines.demo.tour import CONFIG_FILE, DB_FILE, HEADER, OUTPUT_DIR, prepare_directory
+from pipelines.plot.data import load_plot_data
+from pipelines.plot.render import Page, html_page, render_png
 from tests.cli_helpers import heavy_modules_loaded, run_cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -251,7 +251,7 @@ def test_plot_help_and_database_code_load_neither_tensorflow_nor_matplotlib() ->
     output, loaded = heavy_modules_loaded(
         ["plot", "--help"],
         {"tensorflow", "keras", "matplotlib"},
-        imports=("pipelines.demo", "pipelines.plot", "pipelines.plot_data"),
+        imports=("pipelines.demo.tour", "pipelines.plot.render", "pipelines.plot.data"),
     )
     assert "--series" in output and "--html" in output
     assert loaded == []
@@ -310,7 +310,7 @@ def test_the_daemon_keeps_the_demo_current_while_demo_feed_appends(
 def test_demo_feed_continues_the_daily_cycle_and_spikes_the_sensors_in_turn() -> None:
     import numpy as np
 
-    from pipelines.demo_feed import FeedState, next_tick
+    from pipelines.demo.feed import FeedState, next_tick
 
     index = pd.date_range("2025-01-01", periods=24 * 7, freq="h", tz="UTC")
     cycle = 70 + 4 * np.sin(2 * np.pi * np.arange(len(index)) / 24)

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.detection_settings import DetectionSettings, ThresholdSettings
-from forecaster.detector import OpenEvent, decide, group_events, severity_of
-from forecaster.thresholds import THRESHOLDS, make_threshold
+from forecaster.config.detection import DetectionSettings, ThresholdSettings
+from forecaster.detection.decide import decide
+from forecaster.detection.events import OpenEvent, group_events
+from forecaster.detection.registry import THRESHOLDS, make_threshold
+from forecaster.detection.severity import severity_of
 
 SETTINGS = DetectionSettings(
     score_window=200,
@@ -102,9 +104,12 @@ def test_group_events_merges_within_gap_and_extends_open_event() -> None:
     )  # fmt: skip
     assert extended[0].peak_score == 0.95 and extended[0].direction == "low"
     far = OpenEvent(**{**open_event.__dict__, "end_step": -10})
-    assert group_events(
-        times[picks], steps[picks], scores, directions, merge_gap=2, open_event=far
-    )[0].start_ts == times[2]
+    assert (
+        group_events(times[picks], steps[picks], scores, directions, merge_gap=2, open_event=far)[
+            0
+        ].start_ts
+        == times[2]
+    )
 
 
 def test_severity_bands() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecaster.config import ModelSettings
-from forecaster.inference import RecurrentForward, predict_plan
-from forecaster.windowing import ScoringPlan, ScoringRun
+from forecaster.config.model import ModelSettings
+from forecaster.model.forward import RecurrentForward, predict_plan
+from forecaster.model.scoring_plan import ScoringPlan, ScoringRun
 
 
 def random_weights(settings: ModelSettings, features: int, seed: int) -> list[np.ndarray]:

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from forecaster.config import DatabaseSettings, Settings
-from forecaster.db.models import Observation, Series
+from forecaster.config.database import DatabaseSettings
+from forecaster.config.settings import Settings
+from forecaster.db.repo import observations
+from forecaster.db.tables import Observation, Series
 from forecaster.errors import IngestError
-from forecaster.readers import ReadOptions
+from forecaster.io.files import ReadOptions
 from pipelines.context import AppContext, open_context
-from pipelines.ingest import IngestRequest, ingest_file
+from pipelines.jobs.ingest import IngestRequest, ingest_file
 
 
 @pytest.fixture
@@ -109,7 +111,9 @@ def test_skip_bad_rows_loads_the_rest(context: AppContext, tmp_path: Path) -> No
     assert observation_count(context) == 2
 
 
-def test_write_failure_rolls_back_everything(context: AppContext, tmp_path: Path) -> None:
+def test_write_failure_rolls_back_everything(
+    context: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A failure after some batches were written leaves no partial rows behind."""
     path = tmp_path / "big.csv"
     rows = "".join(f"2024-01-01T00:{i // 60:02d}:{i % 60:02d},{i}\n" for i in range(3600))
@@ -119,13 +123,8 @@ def test_write_failure_rolls_back_everything(context: AppContext, tmp_path: Path
         if done >= 1000:
             raise RuntimeError("simulated crash mid-ingest")
 
-    import pipelines.ingest as ingest_module
-
-    batch = ingest_module.repository.UPSERT_BATCH_ROWS
-    ingest_module.repository.UPSERT_BATCH_ROWS = 500
-    try:
-        with pytest.raises(RuntimeError, match="simulated crash"):
-            ingest_file(context, IngestRequest(path=path, series="s"), on_progress=fail_midway)
-    finally:
-        ingest_module.repository.UPSERT_BATCH_ROWS = batch
+    # Batches of 500 rows: the crash comes after two batches were sent.
+    monkeypatch.setattr(observations, "UPSERT_BATCH_ROWS", 500)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        ingest_file(context, IngestRequest(path=path, series="s"), on_progress=fail_midway)
     assert observation_count(context) == 0

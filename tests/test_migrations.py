@@ -7,10 +7,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from forecaster.config import DatabaseSettings
+from forecaster.config.database import DatabaseSettings
 from forecaster.db import migrate
-from forecaster.db.models import ALL_TABLES, Base
 from forecaster.db.session import make_engine
+from forecaster.db.tables import ALL_TABLES, Base
 from forecaster.errors import DatabaseError
 
 

@@ -9,20 +9,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import registry
-from forecaster.config import ModelSettings
+from forecaster.config.model import ModelSettings
 from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort, SeriesUnusable
-from forecaster.inference import RecurrentForward
-from forecaster.model import NetworkPool
-from forecaster.predictor import (
+from forecaster.model import store
+from forecaster.model.features import model_inputs, seasonal_period
+from forecaster.model.forward import RecurrentForward
+from forecaster.model.network import NetworkPool
+from forecaster.model.predict import (
     TrainedModel,
     forecast_next,
     one_step_predictions,
     predict_and_forecast,
 )
-from forecaster.timeseries import RegularSeries, regularize
-from forecaster.training import train_model
-from forecaster.windowing import Scaler, model_inputs, scoring_plan, seasonal_period
+from forecaster.model.scaling import Scaler
+from forecaster.model.scoring_plan import scoring_plan
+from forecaster.model.train import train_model
+from forecaster.series.regular import RegularSeries, regularize
 
 TINY = ModelSettings(
     units=12, window=24, horizon=4, epochs=25, batch_size=32, max_train_samples=384, patience=5
@@ -225,12 +227,12 @@ def test_store_round_trip_gives_identical_predictions(
 ) -> None:
     model, series = sine_model
     network = pool.for_settings(TINY)
-    path = registry.save_model(tmp_path, "default", "a/b c", 1, model, network)
+    path = store.save_model(tmp_path, "default", "a/b c", 1, model, network)
     assert path == tmp_path / "default" / "a%2Fb%20c" / "1"
     meta = json.loads((path / "meta.json").read_text())
     assert meta["settings"]["window"] == TINY.window and "tensorflow" in meta["libraries"]
     network.reset(123)  # scramble the shared network: loading must bring the weights back
-    stored = registry.load_model(tmp_path, "default", "a/b c", pool.for_settings)
+    stored = store.load_model(tmp_path, "default", "a/b c", pool.for_settings)
     assert stored.version == 1
     positions = np.arange(len(series) - 50, len(series) + 1)
     before = one_step_predictions(model, series, positions)
@@ -244,22 +246,22 @@ def test_missing_and_corrupt_artifacts(
 ) -> None:
     model, _ = sine_model
     with pytest.raises(ModelNotFound):
-        registry.load_model(tmp_path, "default", "s", pool.for_settings)
-    path = registry.save_model(tmp_path, "default", "s", 1, model, pool.for_settings(TINY))
+        store.load_model(tmp_path, "default", "s", pool.for_settings)
+    path = store.save_model(tmp_path, "default", "s", 1, model, pool.for_settings(TINY))
     (path / "weights.npz").write_bytes(b"not a zip file")
     with pytest.raises(ModelArtifactError, match="cannot load model weights"):
-        registry.load_model(tmp_path, "default", "s", pool.for_settings)
+        store.load_model(tmp_path, "default", "s", pool.for_settings)
     # A store without weights.npz (written by an earlier release) is read through Keras.
     (path / "weights.npz").unlink()
-    from_keras = registry.load_model(tmp_path, "default", "s", pool.for_settings).model.weights
+    from_keras = store.load_model(tmp_path, "default", "s", pool.for_settings).model.weights
     for a, b in zip(from_keras, model.weights, strict=True):
         np.testing.assert_array_equal(a, b)
     (path / "model.keras").write_bytes(b"not a zip file")
     with pytest.raises(ModelArtifactError, match="cannot load model weights"):
-        registry.load_model(tmp_path, "default", "s", pool.for_settings)
+        store.load_model(tmp_path, "default", "s", pool.for_settings)
     (path / "meta.json").write_text("{ broken")
     with pytest.raises(ModelArtifactError, match="unreadable"):
-        registry.load_model(tmp_path, "default", "s", pool.for_settings)
+        store.load_model(tmp_path, "default", "s", pool.for_settings)
     (path / "meta.json").write_text(json.dumps({"format_version": 99}))
     with pytest.raises(ModelArtifactError, match="format_version"):
-        registry.load_model(tmp_path, "default", "s", pool.for_settings)
+        store.load_model(tmp_path, "default", "s", pool.for_settings)

@@ -11,22 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.baseline import rolling_sigma_events
 from forecaster.errors import ForecasterError
-from forecaster.nab import (
+from forecaster.evaluation.baseline import rolling_sigma_events
+from forecaster.evaluation.corpus import LabelledFile, load_corpus, read_nab_series
+from forecaster.evaluation.nab import (
     PROFILES,
     FileScore,
-    LabelledFile,
-    OverlapCounts,
-    evaluate_corpus,
-    event_overlap,
-    load_corpus,
     normalised_scores,
     probation_rows,
-    read_nab_series,
     scaled_sigmoid,
     score_file,
 )
+from forecaster.evaluation.overlap import OverlapCounts, event_overlap
+from forecaster.evaluation.report import evaluate_corpus
 
 # A 1000-row file, one row a minute: probation is floor(0.15·1000) = 150 rows, and one
 # labelled window covers rows 400..499 (width 100).

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from forecaster.errors import IngestError
-from forecaster.readers import ReadOptions, read_points
+from forecaster.io.files import ReadOptions, read_points
 
 
 def csv(tmp_path: Path, text: str, name: str = "points.csv") -> Path:

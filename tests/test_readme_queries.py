@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db.models import Anomaly, AnomalyEvent, Forecast, Observation, Series
+from forecaster.db.tables import Anomaly, AnomalyEvent, Forecast, Observation, Series
 from tests.conftest import REPO_ROOT
 
 SQLITE_VARIANT = re.compile(r"^(\s*\w+)\s.*--\s*SQLite:\s*(.+)$")

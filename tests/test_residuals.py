@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from forecaster.residuals import side_errors, smooth_errors, smoothing_kernel, tail_scores
+from forecaster.detection.errors import side_errors, smooth_errors, smoothing_kernel
+from forecaster.detection.scores.tail import tail_scores
 
 NAN = math.nan
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db.models import (
+from forecaster.db.tables import (
     ALL_TABLES,
     Anomaly,
     AnomalyEvent,

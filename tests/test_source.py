@@ -20,11 +20,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import TableSourceSettings
-from forecaster.db import repository
-from forecaster.db.repository import TimeRange
+from forecaster.config.source import TableSourceSettings
+from forecaster.db.repo.observations import upsert_observations
+from forecaster.db.repo.series import create_series
+from forecaster.db.time_range import TimeRange
 from forecaster.errors import SeriesNotFound, SourceError
-from forecaster.source import ObservationsSource, TableSource
+from forecaster.io.observations import ObservationsSource
+from forecaster.io.tables import TableSource
 
 
 @pytest.fixture
@@ -163,8 +165,8 @@ def test_text_timestamps_in_sqlite(engine: Engine, sessions: sessionmaker[Sessio
 def test_observations_source(sessions: sessionmaker[Session]) -> None:
     index = pd.date_range("2024-01-01", periods=4, freq="h", tz="UTC")
     with sessions.begin() as session:
-        series = repository.create_series(session=session, name="s", kind="sensor")
-        repository.upsert_observations(
+        series = create_series(session=session, name="s", kind="sensor")
+        upsert_observations(
             session=session,
             series_id=series.id,
             points=pd.Series([1.0, 2.0, 3.0, 4.0], index=index),

@@ -9,21 +9,39 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from pydantic import ValidationError
 
-from forecaster.detection_settings import DetectionSettings, ThresholdSettings
-from forecaster.residuals import smooth_errors
-from forecaster.thresholds import (
-    MAD_TO_STD,
-    THRESHOLDS,
-    DynamicThreshold,
-    RobustThreshold,
-    StaticThreshold,
-    Threshold,
-    _prune_keeps,
-    _validate,
-    make_threshold,
-)
+from forecaster.config.detection import DetectionSettings, ThresholdSettings
+from forecaster.detection.errors import smooth_errors
+from forecaster.detection.registry import THRESHOLDS, make_threshold
+from forecaster.detection.thresholds.base import Threshold, validate_errors
+from forecaster.detection.thresholds.dynamic import DynamicThreshold
+from forecaster.detection.thresholds.robust import MAD_TO_STD, RobustThreshold
+from forecaster.detection.thresholds.static import StaticThreshold
 
 NAN = math.nan
+
+
+def literal_prune_keeps(values: np.ndarray, linked: np.ndarray, eps: float, prune: float) -> bool:
+    """Literal Hundman pruning of one window whose last value is above `eps`: the reference
+    the vectorised pruning of DynamicThreshold is checked against.
+
+    Peaks of the runs above `eps` sorted descending, the largest non-anomalous value
+    appended; with j the last index whose relative decrease to the next is >= prune, the
+    runs after j are pruned. True iff the run holding the last value survives.
+    """
+    above = values > eps
+    starts = above.copy()
+    starts[1:] &= ~(above[:-1] & linked[1:])
+    above_index = np.flatnonzero(above)
+    run_first = np.flatnonzero(starts[above_index])
+    peaks = np.maximum.reduceat(values[above_index], run_first)
+    own_peak = peaks[-1]
+    rest = values[~above]
+    chain = np.append(np.sort(peaks)[::-1], rest.max() if rest.size else 0.0)
+    decrease = (chain[:-1] - chain[1:]) / chain[:-1]
+    kept = np.flatnonzero(decrease >= prune)
+    if kept.size == 0:
+        return False
+    return bool(own_peak >= chain[kept[-1]])
 
 
 def grid(n: int) -> np.ndarray:
@@ -183,7 +201,7 @@ def test_grouped_pruning_matches_the_literal_rule(seed: int) -> None:
         prune=float(rng.choice([0.05, 0.13, 0.3])),
     )
     result = threshold.decide(errors, steps)
-    series = _validate(errors, steps, 0, None)
+    series = validate_errors(errors, steps, 0, None)
     candidates = np.flatnonzero(np.isfinite(errors) & (errors > result.threshold))
     assert candidates.size > 0
     for position in candidates:
@@ -192,7 +210,9 @@ def test_grouped_pruning_matches_the_literal_rule(seed: int) -> None:
         linked = series.linked[begin : rank + 1].copy()
         linked[0] = False
         eps = float(result.threshold[position])
-        keep = _prune_keeps(series.finite_values[begin : rank + 1], linked, eps, threshold.prune)
+        keep = literal_prune_keeps(
+            series.finite_values[begin : rank + 1], linked, eps, threshold.prune
+        )
         assert result.anomalous[position] == keep, position
 
 
@@ -210,7 +230,7 @@ def test_grouped_pruning_matches_the_literal_rule_with_runs_cut_by_the_window(se
         window=int(rng.integers(10, 40)), refit_every=int(rng.integers(50, 200)), min_history=5
     )
     result = threshold.decide(errors, steps)
-    series = _validate(errors, steps, 0, None)
+    series = validate_errors(errors, steps, 0, None)
     candidates = np.flatnonzero(errors > result.threshold)
     assert candidates.size > 0
     for position in candidates:
@@ -218,7 +238,7 @@ def test_grouped_pruning_matches_the_literal_rule_with_runs_cut_by_the_window(se
         linked = series.linked[begin : position + 1].copy()
         linked[0] = False
         eps = float(result.threshold[position])
-        keep = _prune_keeps(errors[begin : position + 1], linked, eps, threshold.prune)
+        keep = literal_prune_keeps(errors[begin : position + 1], linked, eps, threshold.prune)
         assert result.anomalous[position] == keep, position
 
 

@@ -6,14 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.timeseries import regularize
-from forecaster.windowing import (
-    Scaler,
-    model_inputs,
-    n_features,
-    seasonal_features,
-    seasonal_period,
-)
+from forecaster.model.features import model_inputs, n_features, seasonal_features, seasonal_period
+from forecaster.model.scaling import Scaler
+from forecaster.series.regular import regularize
 
 
 @pytest.mark.parametrize(

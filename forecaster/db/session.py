@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import DatabaseSettings
+from forecaster.config.database import DatabaseSettings
 from forecaster.errors import ConfigError, DatabaseError
 
 

@@ -1,0 +1,1 @@
+"""Typed, validated settings (pydantic), one module per concern."""

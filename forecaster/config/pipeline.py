@@ -1,0 +1,44 @@
+"""One named pipeline: which series, from where, and every stage's settings."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+
+from forecaster.config.detection import DetectionSettings
+from forecaster.config.model import ModelSettings
+from forecaster.config.preprocess import PreprocessSettings
+from forecaster.config.schedule import ScheduleSettings
+from forecaster.config.source import SeriesSelector, TableSourceSettings
+from forecaster.config.strict import StrictModel
+from forecaster.config.training import TrainingSchedule
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+class PipelineSettings(StrictModel):
+    """One named pipeline: which series, from where."""
+
+    name: str
+    series: SeriesSelector = SeriesSelector()
+    source: TableSourceSettings | None = Field(
+        default=None, description="Omit to read the service's own observations table."
+    )
+    preprocess: PreprocessSettings = PreprocessSettings()
+    model: ModelSettings = ModelSettings()
+    training: TrainingSchedule = TrainingSchedule()
+    detection: DetectionSettings = DetectionSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    backfill_chunk: int = Field(
+        default=2000,
+        ge=1,
+        description="Points per backfill transaction (rows and watermark commit together).",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, value: str) -> str:
+        if not _NAME_PATTERN.match(value):
+            raise ValueError("use letters, digits, '_', '-' or '.' only")
+        return value

@@ -1,0 +1,46 @@
+"""The whole configuration: database, daemon, model store and pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from forecaster.config.daemon import DaemonSettings
+from forecaster.config.database import DatabaseSettings
+from forecaster.config.pipeline import PipelineSettings
+from forecaster.config.strict import StrictModel
+from forecaster.errors import ConfigError
+
+
+class Settings(StrictModel):
+    """The whole configuration, as validated from the file plus environment overrides."""
+
+    database: DatabaseSettings = DatabaseSettings()
+    daemon: DaemonSettings = DaemonSettings()
+    model_dir: Path = Field(default=Path("models"), description="Root of the model store.")
+    pipelines: list[PipelineSettings] = Field(
+        default_factory=lambda: [PipelineSettings(name="default")]
+    )
+    config_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("pipelines")
+    @classmethod
+    def _unique_pipeline_names(cls, value: list[PipelineSettings]) -> list[PipelineSettings]:
+        names = [p.name for p in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate pipeline name(s): {', '.join(duplicates)}")
+        if not value:
+            raise ValueError("at least one pipeline is required")
+        return value
+
+    def pipeline(self, name: str | None) -> PipelineSettings:
+        """The pipeline called `name`, or the first one when `name` is None."""
+        if name is None:
+            return self.pipelines[0]
+        for pipeline in self.pipelines:
+            if pipeline.name == name:
+                return pipeline
+        known = ", ".join(p.name for p in self.pipelines)
+        raise ConfigError(f"no pipeline named {name!r} in the config (pipelines: {known})")

@@ -1,0 +1,38 @@
+"""Which series a pipeline reads, and from which table."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from forecaster.config.strict import StrictModel
+
+
+class TableSourceSettings(StrictModel):
+    """A user's existing table, read in place; identifiers are checked against the schema."""
+
+    table: str
+    db_schema: str | None = Field(default=None, alias="schema")
+    time_column: str
+    value_column: str
+    series_column: str | None = None
+    series_value: str | None = None
+    series_name: str | None = Field(
+        default=None,
+        description="Name of the single series this table provides (default: the table name, "
+        "or series_value when that is given).",
+    )
+    timezone: str = Field(default="UTC", description="Zone of naive timestamps in the table.")
+
+    @model_validator(mode="after")
+    def _series_value_needs_column(self) -> TableSourceSettings:
+        if self.series_value is not None and self.series_column is None:
+            raise ValueError("series_value is given but series_column is not")
+        return self
+
+
+class SeriesSelector(StrictModel):
+    """Which series a pipeline processes; with no key set, every series."""
+
+    names: list[str] | None = None
+    pattern: str | None = Field(default=None, description="Shell-style glob on series names.")
+    kind: str | None = None

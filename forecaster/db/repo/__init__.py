@@ -1,0 +1,1 @@
+"""Repository functions per table group: keyword-only, take a session, never commit."""

@@ -1,0 +1,103 @@
+"""The `forecasts` table: forecast rows and stored one-step predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forecaster.db.repo.observations import points_from_rows, raw_time, read_point_rows
+from forecaster.db.repo.upsert import upsert_rows
+from forecaster.db.tables import (
+    Forecast,
+)
+from forecaster.db.time_range import TimeRange
+
+
+@dataclass(frozen=True)
+class ForecastRow:
+    """One forecast value to store."""
+
+    issued_at: datetime
+    ts: datetime
+    step: int
+    predicted: float
+    lower: float | None
+    upper: float | None
+
+
+def upsert_forecasts(
+    *,
+    session: Session,
+    pipeline: str,
+    series_id: int,
+    model_version_id: int | None,
+    rows: Sequence[ForecastRow],
+) -> int:
+    """Insert or replace forecasts keyed by (pipeline, series, issued_at, ts); returns the count."""
+    return upsert_forecast_rows(
+        session=session,
+        rows=forecast_payload(
+            pipeline=pipeline, series_id=series_id, model_version_id=model_version_id, rows=rows
+        ),
+    )
+
+
+def upsert_forecast_rows(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """`upsert_forecasts` of rows already in column form (several series in one statement)."""
+    keys = ("pipeline", "series_id", "issued_at", "ts")
+    return upsert_rows(session, Forecast.__table__, keys, rows)
+
+
+def forecast_payload(
+    *, pipeline: str, series_id: int, model_version_id: int | None, rows: Sequence[ForecastRow]
+) -> list[dict[str, Any]]:
+    """The `forecasts` column values of a series' forecast rows."""
+    return [
+        {
+            "pipeline": pipeline,
+            "series_id": series_id,
+            "issued_at": r.issued_at,
+            "ts": r.ts,
+            "step": r.step,
+            "predicted": r.predicted,
+            "lower": r.lower,
+            "upper": r.upper,
+            "model_version_id": model_version_id,
+        }
+        for r in rows
+    ]
+
+
+def read_one_step_predictions(
+    *, session: Session, pipeline: str, series_id: int, time_range: TimeRange
+) -> pd.Series:
+    """Stored one-step-ahead predictions (step 1 forecasts) by target time."""
+    table = Forecast.__table__.c
+    statement = select(raw_time(table.ts), table.predicted).where(
+        table.pipeline == pipeline, table.series_id == series_id, table.step == 1
+    )
+    return read_point_rows(session, time_range.filter(statement, table.ts).order_by(table.ts))
+
+
+def recent_one_step_predictions(
+    *, session: Session, pipeline: str, series_id: int, until: datetime, limit: int
+) -> pd.Series:
+    """The last `limit` stored one-step predictions with target time <= `until`, by time."""
+    rows = session.execute(
+        select(Forecast.ts, Forecast.predicted)
+        .where(
+            Forecast.pipeline == pipeline,
+            Forecast.series_id == series_id,
+            Forecast.step == 1,
+            Forecast.ts <= until,
+        )
+        .order_by(Forecast.ts.desc())
+        .limit(limit)
+    ).all()
+    return points_from_rows(rows[::-1])

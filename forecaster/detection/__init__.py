@@ -1,0 +1,1 @@
+"""From forecast errors to anomaly decisions and events: smoothing, scores, thresholds; pure."""

@@ -1,0 +1,1 @@
+"""Scorers: how unusual a smoothed error is, in [0, 1]."""

@@ -1,0 +1,1 @@
+"""Thresholds: which smoothed errors are anomalous."""

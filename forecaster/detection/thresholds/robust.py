@@ -1,0 +1,48 @@
+"""Median plus k robust standard deviations (MAD) of the trailing window."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from forecaster.detection.arrays import BoolArray, FloatArray
+from forecaster.detection.thresholds.windowed import WindowedThreshold
+
+if TYPE_CHECKING:
+    pass
+
+
+#: Scale factor that makes the median absolute deviation a consistent estimate of the
+#: standard deviation of normally distributed data.
+MAD_TO_STD = 1.4826
+
+
+class RobustThreshold(WindowedThreshold):
+    """ε = median + k · 1.4826 · MAD of the fit window (refitted like every windowed threshold).
+
+    A window with MAD 0 (mostly constant errors) gives ε = median: anything larger is flagged.
+    """
+
+    name: ClassVar[str] = "robust"
+
+    def __init__(
+        self,
+        *,
+        window: int = 1000,
+        refit_every: int = 100,
+        min_history: int = 100,
+        k: float = 4.0,
+    ):
+        """`k`: robust standard deviations above the median."""
+        super().__init__(window=window, refit_every=refit_every, min_history=min_history)
+        if not k > 0:
+            raise ValueError(f"k must be > 0, got {k}")
+        self.k = k
+
+    def _level(
+        self, history: FloatArray, linked: BoolArray, reference_scale: float | None
+    ) -> float:
+        median = float(np.median(history))
+        mad = float(np.median(np.abs(history - median)))
+        return median + self.k * MAD_TO_STD * mad

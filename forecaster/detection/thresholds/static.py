@@ -1,0 +1,34 @@
+"""A fixed multiple of the model's own validation error spread."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from forecaster.detection.arrays import FloatArray
+from forecaster.detection.thresholds.base import ErrorSeries, Threshold
+
+if TYPE_CHECKING:
+    pass
+
+
+class StaticThreshold(Threshold):
+    """ε = k · reference_scale: a fixed multiple of the model's own training error spread.
+
+    Needs no history: every position is decided. `reference_scale` is required.
+    """
+
+    name: ClassVar[str] = "static"
+
+    def __init__(self, *, k: float = 4.0):
+        """`k`: multiples of reference_scale above which an error is anomalous."""
+        if not k > 0:
+            raise ValueError(f"k must be > 0, got {k}")
+        self.k = k
+
+    def _levels(self, series: ErrorSeries, reference_scale: float | None) -> FloatArray:
+        if reference_scale is None:
+            raise ValueError("the static threshold needs reference_scale (training error std)")
+        size = series.errors.size - series.start
+        return np.full(size, self.k * reference_scale, dtype=np.float64)

@@ -1,0 +1,1 @@
+"""Scoring detections against labels: NAB, event overlap, baselines."""

@@ -1,0 +1,1 @@
+"""Reading raw points: files (CSV, Parquet) and series sources (SQL tables)."""

@@ -1,0 +1,1 @@
+"""The recurrent forecaster: network, numpy forward pass, inputs, training, prediction, store."""

@@ -1,0 +1,131 @@
+"""Train a forecaster on one regular series: scaling, sequences, fit, validation metrics, band."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+
+from forecaster.config.model import ModelSettings
+from forecaster.errors import SeriesTooShort
+from forecaster.model.features import model_inputs, seasonal_period
+from forecaster.model.network import Network
+from forecaster.model.predict import TrainedModel, horizon_outputs
+from forecaster.model.scaling import Scaler
+from forecaster.model.sequences import require_trainable, training_sequences
+from forecaster.series.regular import RegularSeries
+
+
+def series_seed(settings: ModelSettings, pipeline: str, series: str) -> int:
+    """A stable per-series seed (crc32, never hash(), which changes between processes)."""
+    return (zlib.crc32(f"{pipeline}/{series}".encode()) ^ settings.seed) & 0x7FFFFFFF
+
+
+def train_model(
+    series: RegularSeries,
+    settings: ModelSettings,
+    network: Network,
+    *,
+    seed: int,
+    name: str,
+) -> TrainedModel:
+    """Fit a model on all of `series` (the caller cuts it at the training end).
+
+    The last `validation_fraction` of the span (by time) validates: early stopping, metrics
+    and the forecast band come from it. Raises SeriesTooShort / SeriesUnusable.
+    """
+    require_trainable(series, settings.min_train_points, name)
+    scaler = Scaler.fit(series.values[series.observed], name)
+    period = seasonal_period(settings.seasonality, series.frequency)
+    inputs = model_inputs(series, scaler, settings.calendar, period)
+    targets = scaler.transform(series.values)
+    n = len(series)
+    val_start = _validation_start(n, settings)
+    common: dict[str, Any] = {
+        "segment_ids": series.segment_ids,
+        "window": settings.window,
+        "chunk": settings.scoring_chunk,
+        "horizon": settings.horizon,
+    }
+    train = training_sequences(
+        inputs, targets, target_range=(0, val_start), max_sequences=settings.max_train_samples,
+        **common,
+    )  # fmt: skip
+    validation = training_sequences(
+        inputs, targets, target_range=(val_start, n),
+        max_sequences=max(1, settings.max_train_samples // 4), **common,
+    )  # fmt: skip
+    if len(train) == 0:
+        raise SeriesTooShort(f"series {name!r}: no training sequence fits before validation")
+    network.reset(seed)
+    fit = network.fit(train, validation if len(validation) else None, settings=settings, seed=seed)
+    model = TrainedModel(
+        settings=settings,
+        frequency=series.frequency,
+        scaler=scaler,
+        weights=network.weights,
+        band=np.zeros((settings.horizon, 2)),
+        trained_from=series.index[0],
+        trained_to=series.index[-1],
+        seed=seed,
+    )
+    evaluated_from = val_start if len(validation) else 0
+    band, metrics = _evaluate(model, series, evaluated_from)
+    metrics.update(
+        epochs=fit.epochs,
+        train_loss=fit.train_loss,
+        val_loss=fit.val_loss,
+        fit_seconds=round(fit.seconds, 3),
+        points=n,
+        observed_points=int(series.observed.sum()),
+        train_sequences=len(train),
+        validation_sequences=len(validation),
+        band_from="validation" if len(validation) else "training",
+    )
+    return TrainedModel(**{**model.__dict__, "band": band, "metrics": metrics})
+
+
+def _validation_start(n: int, settings: ModelSettings) -> int:
+    """First position of the validation span; n when the span would be too short to use."""
+    size = round(n * settings.validation_fraction)
+    if size < settings.horizon + 1:
+        return n
+    return n - size
+
+
+def _evaluate(
+    model: TrainedModel, series: RegularSeries, start: int
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Band quantiles per horizon step and one-step error metrics on positions >= start."""
+    s = model.settings
+    positions = np.arange(start, len(series))
+    outputs, targets, _ = horizon_outputs(model, series, positions)
+    predicted = model.scaler.inverse(outputs.astype(float))  # (T, H)
+    steps = np.arange(s.horizon)
+    actual_pos = targets[:, None] + steps[None, :]
+    valid = actual_pos < len(series)
+    clipped = np.minimum(actual_pos, len(series) - 1)
+    segment = series.segment_ids
+    valid &= segment[clipped] == segment[targets][:, None]
+    valid &= series.observed[clipped]
+    residuals = np.where(valid, series.values[clipped] - predicted, np.nan)
+    alpha = (1 - s.band_coverage) / 2
+    band = np.zeros((s.horizon, 2))
+    for h in range(s.horizon):
+        column = residuals[:, h][np.isfinite(residuals[:, h])]
+        if len(column):
+            band[h] = np.quantile(column, [alpha, 1 - alpha])
+    one_step = residuals[:, 0]
+    ok = np.isfinite(one_step)
+    previous = series.values[np.maximum(targets - 1, 0)]
+    naive = np.abs(series.values[targets] - previous)[ok & (targets > 0)]
+    mae = float(np.mean(np.abs(one_step[ok]))) if ok.any() else float("nan")
+    metrics: dict[str, Any] = {
+        "eval_points": int(ok.sum()),
+        "mae": mae,
+        "rmse": float(np.sqrt(np.mean(one_step[ok] ** 2))) if ok.any() else float("nan"),
+        "naive_mae": float(np.mean(naive)) if len(naive) else float("nan"),
+        "series_std": float(np.std(series.values[series.observed])),
+    }
+    return band, metrics

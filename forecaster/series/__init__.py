@@ -1,0 +1,1 @@
+"""The regular grid: frequency, grid steps, gaps and segments; pure."""

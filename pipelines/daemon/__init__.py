@@ -1,0 +1,1 @@
+"""`forecaster daemon`: scheduled cycles, leases, retries, its memory and lock."""

@@ -1,0 +1,1 @@
+"""`forecaster demo` and `forecaster demo-feed`: an offline tour."""

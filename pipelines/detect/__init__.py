@@ -1,0 +1,1 @@
+"""The detection step shared by backfill and the daemon."""

@@ -1,0 +1,1 @@
+"""The jobs users run: backfill, train, forecast, retrain, ingest, evaluate, status."""

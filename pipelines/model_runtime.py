@@ -1,0 +1,141 @@
+"""Per-process model runtime: compiled networks, the model store and a cache of loaded models."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.config.model import ModelSettings
+from forecaster.db.repo.model_versions import (
+    add_model_version,
+    find_model_version,
+    latest_model_version,
+)
+from forecaster.db.session import transaction
+from forecaster.errors import ModelNotFound
+from forecaster.model import store
+from forecaster.model.network import Network, NetworkPool, import_keras
+from forecaster.model.predict import TrainedModel
+from forecaster.model.train import series_seed, train_model
+from forecaster.series.regular import RegularSeries
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """A trained model with its store version and model_versions row id."""
+
+    model: TrainedModel
+    version: int
+    version_id: int | None
+    path: Path
+    trained_now: bool = False
+    reason: str = ""
+
+
+class ModelRuntime:
+    """Builds networks once per architecture and keeps loaded models keyed by version.
+
+    Lives as long as the process (CLI command or daemon); TensorFlow loads on first use.
+    """
+
+    def __init__(self, root: Path, *, verbose: bool = False) -> None:
+        self.root = root
+        self.verbose = verbose
+        self._pool = NetworkPool()
+        self._loaded: dict[tuple[str, str, int], store.StoredModel] = {}
+
+    def network_for(self, settings: ModelSettings) -> Network:
+        import_keras(self.verbose)
+        return self._pool.for_settings(settings)
+
+    def load_latest(self, pipeline: str, series: str) -> store.StoredModel:
+        """The newest stored version (cached); ModelNotFound / ModelArtifactError."""
+        versions = store.list_versions(self.root, pipeline, series)
+        if not versions:
+            raise ModelNotFound(f"no trained model for series {series!r} in pipeline {pipeline!r}")
+        return self.load_version(pipeline, series, versions[-1])
+
+    def load_version(self, pipeline: str, series: str, version: int) -> store.StoredModel:
+        """One stored version, read from disk once per process; ModelArtifactError."""
+        key = (pipeline, series, version)
+        if key not in self._loaded:
+            self._loaded[key] = store.load_model(
+                self.root, pipeline, series, self.network_for, version
+            )
+        return self._loaded[key]
+
+    def train_and_store(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        pipeline: str,
+        series: str,
+        series_id: int,
+        data: RegularSeries,
+        settings: ModelSettings,
+        reason: str,
+        extra_metrics: dict[str, Any] | None = None,
+    ) -> ActiveModel:
+        """Train on `data`, write the next version to the store and record it in SQL."""
+        started = time.perf_counter()
+        network = self.network_for(settings)
+        model = train_model(
+            data,
+            settings,
+            network,
+            seed=series_seed(settings, pipeline, series),
+            name=series,
+        )
+        with transaction(sessions) as session:
+            latest = latest_model_version(session=session, pipeline=pipeline, series_id=series_id)
+            on_disk = store.list_versions(self.root, pipeline, series)
+            version = max([latest.version if latest else 0, *on_disk, 0]) + 1
+            path = store.save_model(self.root, pipeline, series, version, model, network)
+            try:
+                row = add_model_version(
+                    session=session,
+                    pipeline=pipeline,
+                    series_id=series_id,
+                    version=version,
+                    trained_from=model.trained_from.to_pydatetime(),
+                    trained_to=model.trained_to.to_pydatetime(),
+                    metrics={
+                        **store.json_safe(model.metrics),
+                        "train_seconds": round(time.perf_counter() - started, 3),
+                        **(extra_metrics or {}),
+                    },
+                    artifact_path=str(path),
+                )
+                version_id = row.id
+            except IntegrityError:
+                # Another process stored this version number first: ours is not recorded.
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+        stored = store.StoredModel(model=model, version=version, path=path)
+        self._loaded[(pipeline, series, version)] = stored
+        log.info("trained %s/%s version %d (%s)", pipeline, series, version, reason)
+        return ActiveModel(
+            model=model,
+            version=version,
+            version_id=version_id,
+            path=path,
+            trained_now=True,
+            reason=reason,
+        )
+
+
+def version_id_of(session: Session, *, pipeline: str, series_id: int, version: int) -> int | None:
+    """The model_versions id of a stored version, None if the row is missing."""
+    row = find_model_version(
+        session=session, pipeline=pipeline, series_id=series_id, version=version
+    )
+    return row.id if row else None

@@ -1,0 +1,1 @@
+"""`forecaster plot`: series, forecasts, anomalies and events drawn from SQL."""
