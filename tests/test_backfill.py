@@ -29,8 +29,7 @@ TINY_PIPELINE: dict[str, Any] = {
     "model": {"units": 8, "window": 16, "horizon": 3, "epochs": 3, "max_train_samples": 64},
     "training": {"initial_points": 200, "retrain_every": 400},
     "detection": {
-        "score_window": 200,
-        "score_min_history": 50,
+        "scorer": {"window": 200, "min_history": 50},
         "threshold": {"window": 200, "refit_every": 25, "min_history": 50},
     },
     "backfill_chunk": 150,

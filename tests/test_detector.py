@@ -6,17 +6,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.config.detection import DetectionSettings, ThresholdSettings
-from forecaster.detection.decide import decide
+from forecaster.config.detection import DetectionSettings
+from forecaster.detection.decide import Detector
 from forecaster.detection.events import OpenEvent, group_events
-from forecaster.detection.registry import THRESHOLDS, make_threshold
+from forecaster.detection.registry import THRESHOLDS
 from forecaster.detection.severity import severity_of
 
-SETTINGS = DetectionSettings(
-    score_window=200,
-    score_min_history=50,
-    threshold=ThresholdSettings(window=200, refit_every=25, min_history=50),
-)
+WINDOW = {"window": 200, "refit_every": 25, "min_history": 50}
+SCORER = {"window": 200, "min_history": 50}
+SETTINGS = DetectionSettings.model_validate({"scorer": SCORER, "threshold": WINDOW})
+
+
+def detector_with(method: str) -> Detector:
+    """SETTINGS with the threshold `method` (its window settings where it has them)."""
+    fields = THRESHOLDS_BY_NAME[method].settings_type.model_fields
+    threshold = {"method": method, **{k: v for k, v in WINDOW.items() if k in fields}}
+    settings = DetectionSettings.model_validate({"scorer": SCORER, "threshold": threshold})
+    return Detector.from_settings(settings)
+
+
+THRESHOLDS_BY_NAME = {part.name: part for part in THRESHOLDS}
 
 
 def synthetic(n: int = 1200, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -31,43 +40,34 @@ def synthetic(n: int = 1200, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.
     return values, predicted, observed
 
 
-@pytest.mark.parametrize("method", sorted(THRESHOLDS))
+@pytest.mark.parametrize("method", sorted(THRESHOLDS_BY_NAME))
 def test_decisions_never_look_ahead(method: str) -> None:
-    settings = SETTINGS.model_copy(
-        update={"threshold": SETTINGS.threshold.model_copy(update={"method": method})}
-    )
+    detector = detector_with(method)
     values, predicted, observed = synthetic()
     steps = np.arange(len(values)) + 10_000
-    threshold = make_threshold(settings.threshold)
-    full = decide(
-        values, observed, predicted, steps, 0, settings=settings, threshold=threshold,
-        reference_scale=1.0,
-    )  # fmt: skip
+    full = detector.decide(values, observed, predicted, steps, 0, reference_scale=1.0)
     for cut in (650, 702, 901, 1100):
         # The decisions up to `cut` are the same when the future does not exist yet...
-        part = decide(
-            values[:cut], observed[:cut], predicted[:cut], steps[:cut], 0, settings=settings,
-            threshold=threshold, reference_scale=1.0,
-        )  # fmt: skip
+        part = detector.decide(
+            values[:cut], observed[:cut], predicted[:cut], steps[:cut], 0, reference_scale=1.0
+        )
         np.testing.assert_array_equal(part.anomalous, full.anomalous[:cut])
         np.testing.assert_array_equal(part.score, full.score[:cut])
         # ...and when only new points are decided, with history before them as context.
         start = cut - 100
-        tail = decide(
-            values[:cut], observed[:cut], predicted[:cut], steps[:cut], start,
-            settings=settings, threshold=threshold, reference_scale=1.0,
-        )  # fmt: skip
+        tail = detector.decide(
+            values[:cut], observed[:cut], predicted[:cut], steps[:cut], start, reference_scale=1.0
+        )
         np.testing.assert_array_equal(tail.anomalous, full.anomalous[start:cut])
 
 
 def test_bursts_are_found_with_direction_and_filled_points_are_not() -> None:
     values, predicted, observed = synthetic()
     steps = np.arange(len(values))
-    result = decide(
-        values, observed, predicted, steps, 0, settings=SETTINGS,
-        threshold=make_threshold(SETTINGS.threshold), reference_scale=1.0,
-    )  # fmt: skip
-    flagged = result.anomalous_positions()
+    result = Detector.from_settings(SETTINGS).decide(
+        values, observed, predicted, steps, 0, reference_scale=1.0
+    )
+    flagged = result.positions[result.anomalous]
     assert np.isin([700, 701, 702], flagged).all()
     assert 900 in flagged
     assert result.direction[700] == "high" and result.direction[900] == "low"

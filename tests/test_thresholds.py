@@ -9,9 +9,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from pydantic import ValidationError
 
-from forecaster.config.detection import DetectionSettings, ThresholdSettings
+from forecaster.config.detection import DetectionSettings
 from forecaster.detection.errors import smooth_errors
-from forecaster.detection.registry import THRESHOLDS, make_threshold
+from forecaster.detection.registry import THRESHOLDS, by_name, threshold_from
 from forecaster.detection.thresholds.base import Threshold, validate_errors
 from forecaster.detection.thresholds.dynamic import DynamicThreshold
 from forecaster.detection.thresholds.robust import MAD_TO_STD, RobustThreshold
@@ -279,16 +279,24 @@ def test_robust_threshold_refits_on_the_trailing_window() -> None:
 # --- the contract every threshold keeps -------------------------------------------------
 
 
+BY_NAME = by_name(THRESHOLDS)
+
+
+def threshold_settings(section: dict[str, object]) -> DetectionSettings:
+    """Detection settings with this `threshold:` section, validated as from a config file."""
+    return DetectionSettings.model_validate({"threshold": section})
+
+
 def contract_threshold(name: str) -> Threshold:
-    settings = ThresholdSettings.model_validate(
-        {"method": name, "window": 60, "refit_every": 7, "min_history": 20}
-    )
-    threshold = make_threshold(settings)
-    assert isinstance(threshold, THRESHOLDS[name])
+    fields = BY_NAME[name].settings_type.model_fields
+    window = {"window": 60, "refit_every": 7, "min_history": 20}
+    section = {"method": name, **{k: v for k, v in window.items() if k in fields}}
+    threshold = threshold_from(threshold_settings(section).threshold)
+    assert isinstance(threshold, BY_NAME[name])
     return threshold
 
 
-@pytest.mark.parametrize("name", sorted(THRESHOLDS))
+@pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_appending_points_never_changes_earlier_decisions(name: str) -> None:
     threshold = contract_threshold(name)
     errors, steps = messy_series(500, seed=4)
@@ -300,7 +308,7 @@ def test_appending_points_never_changes_earlier_decisions(name: str) -> None:
         assert_array_equal(head.anomalous, full.anomalous[:cut])
 
 
-@pytest.mark.parametrize("name", sorted(THRESHOLDS))
+@pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_decisions_do_not_depend_on_the_batch(name: str) -> None:
     threshold = contract_threshold(name)
     errors, steps = messy_series(500, seed=7)
@@ -343,7 +351,7 @@ def test_context_start_is_tight_for_windowed_thresholds() -> None:
         ([1.0, math.inf], [0, 1], 0, r"errors\[1\]=inf"),
     ],
 )
-@pytest.mark.parametrize("name", sorted(THRESHOLDS))
+@pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_decide_validates_input(
     name: str, errors: object, steps: object, start: int, message: str
 ) -> None:
@@ -353,7 +361,7 @@ def test_decide_validates_input(
 
 
 def test_empty_input_and_start_at_the_end() -> None:
-    for name in THRESHOLDS:
+    for name in BY_NAME:
         threshold = contract_threshold(name)
         result = threshold.decide(np.array([]), np.array([], dtype=np.int64), reference_scale=1.0)
         assert result.threshold.shape == (0,)
@@ -389,44 +397,64 @@ def test_constructors_reject_nonpositive_k() -> None:
 
 
 def test_registry_and_factory() -> None:
-    assert set(THRESHOLDS) == {"dynamic", "static", "robust"}
-    dynamic = make_threshold(ThresholdSettings())
+    assert set(BY_NAME) == {"dynamic", "static", "robust"}
+    dynamic = threshold_from(DetectionSettings().threshold)
     assert isinstance(dynamic, DynamicThreshold)
     assert (dynamic.window, dynamic.refit_every, dynamic.min_history) == (1000, 100, 100)
     assert dynamic.prune == 0.13
-    static = make_threshold(ThresholdSettings(method="static", k_static=3.0))
+    static = threshold_from(threshold_settings({"method": "static", "k": 3.0}).threshold)
     assert isinstance(static, StaticThreshold) and static.k == 3.0
-    robust = make_threshold(
-        ThresholdSettings(method="robust", k_robust=5.0, window=50, min_history=20)
+    robust = threshold_from(
+        threshold_settings(
+            {"method": "robust", "k": 5.0, "window": 50, "min_history": 20}
+        ).threshold
     )
     assert isinstance(robust, RobustThreshold) and (robust.k, robust.window) == (5.0, 50)
 
 
+def test_the_flat_names_of_earlier_configs_are_still_read() -> None:
+    static = threshold_settings({"method": "static", "k_static": 3.0}).threshold
+    robust = threshold_settings({"method": "robust", "k_robust": 5.0}).threshold
+    assert static.model_dump() == {"method": "static", "k": 3.0}
+    assert threshold_from(robust).k == 5.0  # type: ignore[attr-defined]
+    flat = DetectionSettings.model_validate({"score_window": 300, "score_min_history": 30})
+    assert flat.scorer.model_dump() == {"method": "tail", "window": 300, "min_history": 30}
+    with pytest.raises(ValidationError, match="inside scorer"):
+        DetectionSettings.model_validate({"score_window": 300, "scorer": {"window": 200}})
+
+
 def test_settings_reject_unknown_keys_and_bad_values() -> None:
     with pytest.raises(ValidationError, match="extra"):
-        ThresholdSettings.model_validate({"metod": "dynamic"})
+        threshold_settings({"metod": "dynamic"})
     with pytest.raises(ValidationError, match="extra"):
-        DetectionSettings.model_validate({"threshold": {"window": 10, "windw": 3}})
-    with pytest.raises(ValidationError):
-        ThresholdSettings.model_validate({"method": "magic"})
+        threshold_settings({"window": 10, "windw": 3})
+    # each method takes its own parameters only
+    with pytest.raises(ValidationError, match="extra"):
+        threshold_settings({"method": "static", "window": 100})
+    with pytest.raises(ValidationError, match="extra"):
+        threshold_settings({"method": "robust", "z_min": 3})
+    with pytest.raises(ValidationError, match="unknown method"):
+        threshold_settings({"method": "magic"})
     with pytest.raises(ValidationError, match="z_min"):
-        ThresholdSettings(z_min=5.0, z_max=4.0)
+        threshold_settings({"z_min": 5.0, "z_max": 4.0})
     with pytest.raises(ValidationError, match="min_history"):
-        ThresholdSettings(window=10, min_history=20)
+        threshold_settings({"window": 10, "min_history": 20})
     with pytest.raises(ValidationError):
-        ThresholdSettings(prune=1.0)
+        threshold_settings({"prune": 1.0})
     with pytest.raises(ValidationError):
         DetectionSettings(min_score=1.5)
     with pytest.raises(ValidationError):
         DetectionSettings(smoothing_length=0)
-    with pytest.raises(ValidationError, match="score_min_history"):
-        DetectionSettings(score_window=10, score_min_history=11)
+    with pytest.raises(ValidationError, match="min_history"):
+        DetectionSettings.model_validate({"score_window": 10, "score_min_history": 11})
+    with pytest.raises(ValidationError, match="min_history"):
+        DetectionSettings.model_validate({"scorer": {"window": 10, "min_history": 11}})
 
 
 def test_detection_settings_defaults_and_nesting() -> None:
     settings = DetectionSettings.model_validate({"threshold": {"method": "robust"}})
     assert settings.threshold.method == "robust"
-    assert settings.threshold.window == settings.score_window == 1000
+    assert settings.threshold.window == settings.scorer.window == 1000  # type: ignore[attr-defined]
     assert (settings.smoothing_span, settings.smoothing_length) == (20, 100)
     assert (settings.merge_gap, settings.min_score) == (10, 0.94)
     with pytest.raises(ValidationError):

@@ -1,70 +1,55 @@
-"""Typed, validated settings of error smoothing, scoring and thresholds."""
+"""Typed, validated settings of error smoothing, the scorer, the threshold and events."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from forecaster.config.strict import StrictModel
+from forecaster.detection.parts import DetectionPart, PartSettings
+from forecaster.detection.registry import SCORERS, THRESHOLDS
+from forecaster.detection.scores.tail import TailSettings
+from forecaster.detection.thresholds.dynamic import DynamicSettings
+
+DEFAULT_SCORER = "tail"
+DEFAULT_THRESHOLD = "dynamic"
+# Keys of the tail scorer that earlier configs gave flat in `detection:`.
+_FLAT_SCORER_KEYS = {"score_window": "window", "score_min_history": "min_history"}
 
 
-class ThresholdSettings(StrictModel):
-    """Which threshold judges the smoothed errors, and its parameters."""
+def choice_of(parts: Sequence[type[DetectionPart]], default: str) -> Any:
+    """The settings of one of `parts`, told apart by `method` (`default` when it is left out):
+    a pydantic discriminated union, so each method accepts its own keys only."""
 
-    method: Literal["dynamic", "static", "robust"] = Field(
-        default="dynamic",
-        description="dynamic: Hundman et al. (KDD 2018) with pruning; static: k_static times "
-        "the model's training error spread; robust: median + k_robust * 1.4826 * MAD.",
-    )
-    window: int = Field(
-        default=1000,
-        ge=2,
-        description="Finite errors the level is fitted on (dynamic, robust); also the pruning "
-        "window of the dynamic threshold.",
-    )
-    refit_every: int = Field(
-        default=100,
-        ge=1,
-        description="Grid steps between refits: the level for a point is fitted on errors up "
-        "to the last step that is a multiple of this (dynamic, robust).",
-    )
-    min_history: int = Field(
-        default=100,
-        ge=1,
-        description="Fewest finite errors a fit needs; with fewer, points are not judged "
-        "(dynamic, robust). At most `window`.",
-    )
-    z_min: float = Field(default=2.0, gt=0, description="Smallest z in ε = mean + z·std (dynamic).")
-    z_max: float = Field(
-        default=10.0,
-        gt=0,
-        description="Largest z searched (dynamic); ε = mean + z_max·std when no z scores above 0.",
-    )
-    z_step: float = Field(default=0.5, gt=0, description="Spacing of the z grid (dynamic).")
-    prune: float = Field(
-        default=0.13,
-        ge=0,
-        lt=1,
-        description="Hundman's p: an anomalous run whose peak is within this relative "
-        "decrease of the next smaller one is pruned (dynamic; 0 disables pruning).",
-    )
-    k_static: float = Field(
-        default=4.0, gt=0, description="Multiples of the training error spread (static)."
-    )
-    k_robust: float = Field(
-        default=4.0, gt=0, description="Robust standard deviations above the median (robust)."
-    )
+    def method_of(value: Any) -> str | None:
+        if isinstance(value, dict):
+            return str(value.get("method", default))
+        return getattr(value, "method", None)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ThresholdSettings:
-        if self.z_min > self.z_max:
-            raise ValueError(f"z_min ({self.z_min}) is larger than z_max ({self.z_max})")
-        if self.min_history > self.window:
-            raise ValueError(
-                f"min_history ({self.min_history}) is larger than window ({self.window})"
-            )
-        return self
+    tagged = tuple(Annotated[part.settings_type, Tag(part.name)] for part in parts)
+    known = ", ".join(part.name for part in parts)
+    discriminator = Discriminator(
+        method_of,
+        custom_error_type="unknown_method",
+        custom_error_message=f"unknown method (known: {known})",
+    )
+    return Annotated[Union[tagged], discriminator]  # noqa: UP007 (built at runtime)
+
+
+# The sections whose settings depend on their method, and the methods each accepts.
+METHOD_SECTIONS = {
+    "scorer": {part.name for part in SCORERS},
+    "threshold": {part.name for part in THRESHOLDS},
+}
+
+if TYPE_CHECKING:
+    ScorerChoice = PartSettings
+    ThresholdChoice = PartSettings
+else:
+    ScorerChoice = choice_of(SCORERS, DEFAULT_SCORER)
+    ThresholdChoice = choice_of(THRESHOLDS, DEFAULT_THRESHOLD)
 
 
 class DetectionSettings(StrictModel):
@@ -79,18 +64,14 @@ class DetectionSettings(StrictModel):
         description="Length of the truncated EWMA kernel: a smoothed error depends on this "
         "many points exactly (100 keeps all but 0.005% of the weight of span 20).",
     )
-    score_window: int = Field(
-        default=1000,
-        ge=2,
-        description="Previous smoothed errors the tail score's mean and std come from.",
+    scorer: ScorerChoice = Field(
+        default_factory=TailSettings,
+        description="How unusual a smoothed error is, in [0, 1]: the `score` column.",
     )
-    score_min_history: int = Field(
-        default=100,
-        ge=1,
-        description="Fewest finite previous smoothed errors a tail score needs (else NaN). "
-        "At most `score_window`.",
+    threshold: ThresholdChoice = Field(
+        default_factory=DynamicSettings,
+        description="Which smoothed errors are anomalous (dynamic, static or robust).",
     )
-    threshold: ThresholdSettings = ThresholdSettings()
     merge_gap: int = Field(
         default=10,
         ge=0,
@@ -106,11 +87,20 @@ class DetectionSettings(StrictModel):
         "threshold alone flags small runs even in pure noise.",
     )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> DetectionSettings:
-        if self.score_min_history > self.score_window:
-            raise ValueError(
-                f"score_min_history ({self.score_min_history}) is larger than "
-                f"score_window ({self.score_window})"
-            )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_scorer_keys(cls, data: Any) -> Any:
+        """Accept `score_window` and `score_min_history` (earlier configs) as the tail
+        scorer's `window` and `min_history`."""
+        if not isinstance(data, dict) or not _FLAT_SCORER_KEYS.keys() & data.keys():
+            return data
+        if "scorer" in data:
+            flat = ", ".join(sorted(_FLAT_SCORER_KEYS.keys() & data.keys()))
+            raise ValueError(f"give {flat} inside scorer (as window, min_history), not beside it")
+        data = dict(data)
+        scorer = {"method": DEFAULT_SCORER}
+        for flat, key in _FLAT_SCORER_KEYS.items():
+            if flat in data:
+                scorer[key] = data.pop(flat)
+        data["scorer"] = scorer
+        return data

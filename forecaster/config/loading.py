@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from forecaster.config.detection import METHOD_SECTIONS
 from forecaster.config.settings import Settings
 from forecaster.errors import ConfigError
 
@@ -71,7 +72,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _format_validation_error(path: Path, exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        key = _key_path(error["loc"])
+        key, method = _key_path(error["loc"])
         kind = error["type"]
         if kind == "extra_forbidden":
             message = "unknown key"
@@ -79,18 +80,24 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
             message = "missing required value"
         else:
             message = f"{error['msg']} (got {error.get('input')!r})"
+        if method is not None:
+            message += f" (method {method})"
         lines.append(f"{path}: {key}: {message}" if key else f"{path}: {message}")
     return "\n".join(lines)
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
+def _key_path(loc: tuple[int | str, ...]) -> tuple[str, str | None]:
+    """The user's key path of an error location, and the method of the detection part the
+    key belongs to (pydantic puts the union's tag into the location: left out here)."""
+    out, method = "", None
+    for previous, part in zip((None, *loc), loc, strict=False):
         if isinstance(part, int):
             out += f"[{part}]"
+        elif previous in METHOD_SECTIONS and part in METHOD_SECTIONS[previous]:
+            method = part
         else:
             out += f".{part}" if out else str(part)
-    return out
+    return out, method
 
 
 def _apply_environment(settings: Settings, config_path: Path, env: Mapping[str, str]) -> Settings:

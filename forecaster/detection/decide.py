@@ -1,4 +1,4 @@
-"""Forecasts and thresholds to per-point anomaly decisions; pure, no I/O."""
+"""One-step forecasts to per-point anomaly decisions: errors, smoothing, score, threshold; pure."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 
 from forecaster.config.detection import DetectionSettings
 from forecaster.detection.errors import side_errors, smooth_errors
-from forecaster.detection.scores.tail import tail_scores
+from forecaster.detection.registry import scorer_from, threshold_from
+from forecaster.detection.scores.base import Scorer
 from forecaster.detection.thresholds.base import Threshold
 
 
@@ -24,56 +25,83 @@ class Decisions:
     anomalous: np.ndarray
     direction: np.ndarray  # "high": observed above the forecast, "low": below
 
-    def anomalous_positions(self) -> np.ndarray:
-        return self.positions[self.anomalous]
+
+@dataclass(frozen=True)
+class SideDecisions:
+    """One side's (high or low) threshold, scores and flags for the decided positions."""
+
+    threshold: np.ndarray
+    score: np.ndarray  # -1 where there is no score (so it never wins a comparison)
+    flagged: np.ndarray
 
 
-def context_points(settings: DetectionSettings) -> int:
-    """Points of history before the first new point that decisions may depend on, doubled so
-    warm-up gaps (NaN errors) inside the history cannot make a decision reach further."""
-    t = settings.threshold
-    reach = max(t.window + t.refit_every, settings.score_window + 1)
-    return 2 * (settings.smoothing_length + reach)
+@dataclass(frozen=True)
+class Detector:
+    """A pipeline's detection chain: residuals split by side, each side smoothed (truncated
+    EWMA), scored and thresholded; a point is anomalous when a side crosses its threshold
+    with a score of at least `min_score`."""
 
+    smoothing_span: int
+    smoothing_length: int
+    scorer: Scorer
+    threshold: Threshold
+    min_score: float
 
-def decide(
-    values: np.ndarray,
-    observed: np.ndarray,
-    predicted: np.ndarray,
-    steps: np.ndarray,
-    start: int,
-    *,
-    settings: DetectionSettings,
-    threshold: Threshold,
-    reference_scale: float | None,
-) -> Decisions:
-    """Judge positions start..n-1 using only values, predictions and errors up to each point.
+    @classmethod
+    def from_settings(cls, settings: DetectionSettings) -> Detector:
+        return cls(
+            smoothing_span=settings.smoothing_span,
+            smoothing_length=settings.smoothing_length,
+            scorer=scorer_from(settings.scorer),
+            threshold=threshold_from(settings.threshold),
+            min_score=settings.min_score,
+        )
 
-    `predicted` holds the one-step prediction of every position (NaN where there is none);
-    filled points (not `observed`) have no residual and are never anomalous.
-    """
-    residual = np.where(observed & np.isfinite(predicted), values - predicted, np.nan)
-    high, low = side_errors(residual)
-    sides = []
-    for errors in (high, low):
-        smoothed = smooth_errors(errors, settings.smoothing_span, settings.smoothing_length)
-        result = threshold.decide(smoothed, steps, start, reference_scale=reference_scale)
-        scores = tail_scores(
-            smoothed, settings.score_window, settings.score_min_history, start=start
-        )[start:]
-        flagged = result.anomalous & np.isfinite(scores) & (scores >= settings.min_score)
-        sides.append((result.threshold, np.nan_to_num(scores, nan=-1.0), flagged))
-    (eps_h, score_h, flag_h), (eps_l, score_l, flag_l) = sides
-    # Report the side that fired; when both or neither did, the more unusual one.
-    use_low = (flag_l & ~flag_h) | ((flag_l == flag_h) & (score_l > score_h))
-    score = np.where(use_low, score_l, score_h)
-    positions = np.arange(start, len(values))
-    return Decisions(
-        positions=positions,
-        predicted=predicted[start:],
-        residual=residual[start:],
-        threshold=np.where(use_low, eps_l, eps_h),
-        score=np.where(score < 0, np.nan, score),
-        anomalous=(flag_h | flag_l) & observed[start:],
-        direction=np.where(use_low, "low", "high"),
-    )
+    @property
+    def context_points(self) -> int:
+        """Points of history before the first new point that decisions may depend on (the
+        smoothing kernel and the farther-reaching part), doubled so warm-up gaps (NaN
+        errors) inside the history cannot make a decision reach further."""
+        reach = max(self.threshold.history, self.scorer.history)
+        return 2 * (self.smoothing_length + reach)
+
+    def decide(
+        self,
+        values: np.ndarray,
+        observed: np.ndarray,
+        predicted: np.ndarray,
+        steps: np.ndarray,
+        start: int,
+        *,
+        reference_scale: float | None,
+    ) -> Decisions:
+        """Judge positions start..n-1 using only values, predictions and errors up to each
+        point. `predicted` holds the one-step prediction of every position (NaN where there
+        is none); filled points (not `observed`) have no residual and are never anomalous."""
+        residual = np.where(observed & np.isfinite(predicted), values - predicted, np.nan)
+        high, low = (
+            self._side(errors, steps, start, reference_scale) for errors in side_errors(residual)
+        )
+        # Report the side that fired; when both or neither did, the more unusual one.
+        use_low = (low.flagged & ~high.flagged) | (
+            (low.flagged == high.flagged) & (low.score > high.score)
+        )
+        score = np.where(use_low, low.score, high.score)
+        return Decisions(
+            positions=np.arange(start, len(values)),
+            predicted=predicted[start:],
+            residual=residual[start:],
+            threshold=np.where(use_low, low.threshold, high.threshold),
+            score=np.where(score < 0, np.nan, score),
+            anomalous=(high.flagged | low.flagged) & observed[start:],
+            direction=np.where(use_low, "low", "high"),
+        )
+
+    def _side(
+        self, errors: np.ndarray, steps: np.ndarray, start: int, reference_scale: float | None
+    ) -> SideDecisions:
+        smoothed = smooth_errors(errors, self.smoothing_span, self.smoothing_length)
+        result = self.threshold.decide(smoothed, steps, start, reference_scale=reference_scale)
+        scores = self.scorer.score(smoothed, start)
+        flagged = result.anomalous & np.isfinite(scores) & (scores >= self.min_score)
+        return SideDecisions(result.threshold, np.nan_to_num(scores, nan=-1.0), flagged)

@@ -1,43 +1,44 @@
-"""Every threshold by name, built from its settings."""
+"""Every scorer and threshold by name: the one list a new detection part is added to."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TypeVar
 
+from forecaster.detection.parts import DetectionPart, PartSettings
+from forecaster.detection.scores.base import Scorer
+from forecaster.detection.scores.tail import TailScorer
 from forecaster.detection.thresholds.base import Threshold
 from forecaster.detection.thresholds.dynamic import DynamicThreshold
 from forecaster.detection.thresholds.robust import RobustThreshold
 from forecaster.detection.thresholds.static import StaticThreshold
 
-if TYPE_CHECKING:
-    from forecaster.config.detection import ThresholdSettings
+# A new part is one file (its settings and its class) plus one line here; the config's
+# `detection.scorer` and `detection.threshold` sections accept every part listed.
+SCORERS: tuple[type[Scorer], ...] = (TailScorer,)
+THRESHOLDS: tuple[type[Threshold], ...] = (DynamicThreshold, StaticThreshold, RobustThreshold)
+
+Part = TypeVar("Part", bound=DetectionPart)
 
 
-THRESHOLDS: dict[str, type[Threshold]] = {
-    cls.name: cls for cls in (DynamicThreshold, StaticThreshold, RobustThreshold)
-}
+def by_name(parts: Sequence[type[Part]]) -> dict[str, type[Part]]:
+    """The parts of a registry list keyed by their names."""
+    return {part.name: part for part in parts}
 
 
-def make_threshold(settings: ThresholdSettings) -> Threshold:
-    """The threshold `settings.method` names, built from the matching settings."""
-    if settings.method == "dynamic":
-        return DynamicThreshold(
-            window=settings.window,
-            refit_every=settings.refit_every,
-            min_history=settings.min_history,
-            z_min=settings.z_min,
-            z_max=settings.z_max,
-            z_step=settings.z_step,
-            prune=settings.prune,
-        )
-    if settings.method == "robust":
-        return RobustThreshold(
-            window=settings.window,
-            refit_every=settings.refit_every,
-            min_history=settings.min_history,
-            k=settings.k_robust,
-        )
-    if settings.method == "static":
-        return StaticThreshold(k=settings.k_static)
-    known = ", ".join(sorted(THRESHOLDS))
-    raise ValueError(f"unknown threshold method {settings.method!r} (known: {known})")
+def build(parts: Sequence[type[Part]], settings: PartSettings) -> Part:
+    """The part `settings.method` names, built from those settings."""
+    known = by_name(parts)
+    if settings.method not in known:
+        raise ValueError(f"unknown method {settings.method!r} (known: {', '.join(known)})")
+    return known[settings.method].from_settings(settings)
+
+
+def scorer_from(settings: PartSettings) -> Scorer:
+    """The scorer of a `detection.scorer` section."""
+    return build(SCORERS, settings)
+
+
+def threshold_from(settings: PartSettings) -> Threshold:
+    """The threshold of a `detection.threshold` section."""
+    return build(THRESHOLDS, settings)

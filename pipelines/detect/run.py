@@ -38,9 +38,8 @@ from forecaster.db.repo.watermarks import (
 )
 from forecaster.db.session import transaction
 from forecaster.db.time_range import TimeRange
-from forecaster.detection.decide import Decisions, context_points, decide
+from forecaster.detection.decide import Decisions, Detector
 from forecaster.detection.events import OpenEvent, group_events
-from forecaster.detection.registry import make_threshold
 from forecaster.detection.severity import severity_of
 from forecaster.errors import ForecasterError, ModelArtifactError, ModelNotFound, SeriesTooShort
 from forecaster.model.features import seasonal_period
@@ -298,7 +297,9 @@ def _context_bounds(
 ) -> tuple[pd.Timestamp, datetime | None]:
     """Where a step after watermark `mark` starts reading (the scoring context before it) and
     where it stops (about one chunk past the watermark; None: up to `until`)."""
-    reach = context_points(pipeline.detection) + network_reach(pipeline.model, frequency)
+    reach = Detector.from_settings(pipeline.detection).context_points + network_reach(
+        pipeline.model, frequency
+    )
     offset = pd.tseries.frequencies.to_offset(frequency)
     read_from = pd.Timestamp(mark) - reach * offset
     # Read about one chunk past the watermark, not the whole rest of the series: a long
@@ -582,14 +583,12 @@ def _score_step(
         where = span.index[:first_new].get_indexer(pd.DatetimeIndex(step.stored.index))
         ok = where >= 0
         predicted[where[ok]] = step.stored.to_numpy()[ok]
-    decisions = decide(
+    decisions = Detector.from_settings(pipeline.detection).decide(
         span.values,
         span.observed,
         predicted,
         span.steps,
         first_new,
-        settings=pipeline.detection,
-        threshold=make_threshold(pipeline.detection.threshold),
         reference_scale=_reference_scale(active),
     )
     return _Scored(step, last_ts, active, decisions, predicted, ahead, network)

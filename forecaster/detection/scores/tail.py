@@ -2,14 +2,73 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal, Self
+
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field, model_validator
 
 from forecaster.detection.arrays import FloatArray, as_1d
+from forecaster.detection.parts import PartSettings
+from forecaster.detection.scores.base import Scorer
 
 #: Default relative floor of the standard deviation in `tail_scores`: a history whose spread
 #: is below this fraction of its mean is treated as constant.
 DEFAULT_REL_STD_FLOOR = 1e-9
+
+
+class TailSettings(PartSettings):
+    """`scorer: {method: tail}`: a smoothed error against the mean and spread of the ones before."""
+
+    method: Literal["tail"] = "tail"
+    window: int = Field(
+        default=1000,
+        ge=2,
+        description="Previous smoothed errors the tail score's mean and std come from.",
+    )
+    min_history: int = Field(
+        default=100,
+        ge=1,
+        description="Fewest finite previous smoothed errors a tail score needs (else NaN). "
+        "At most `window`.",
+    )
+
+    @model_validator(mode="after")
+    def _history_fits_window(self) -> Self:
+        if self.min_history > self.window:
+            raise ValueError(
+                f"min_history ({self.min_history}) is larger than window ({self.window})"
+            )
+        return self
+
+
+class TailScorer(Scorer):
+    """`tail_scores` as a detection part: z²/(1+z²) of a smoothed error against its window."""
+
+    name: ClassVar[str] = "tail"
+    settings_type = TailSettings
+
+    def __init__(
+        self,
+        *,
+        window: int = 1000,
+        min_history: int = 100,
+        rel_std_floor: float = DEFAULT_REL_STD_FLOOR,
+    ) -> None:
+        _check_arguments(window, min_history, rel_std_floor)
+        self.window = window
+        self.min_history = min_history
+        self.rel_std_floor = rel_std_floor
+
+    @property
+    def history(self) -> int:
+        return self.window  # positions t-window .. t-1
+
+    def _scores(self, values: FloatArray, start: int) -> FloatArray:
+        scores = tail_scores(
+            values, self.window, self.min_history, rel_std_floor=self.rel_std_floor, start=start
+        )
+        return scores[start:]
 
 
 def tail_scores(
@@ -34,12 +93,7 @@ def tail_scores(
     Only positions start.. are scored (earlier ones are NaN): the cost is (n - start) · window.
     """
     values = as_1d(smoothed, "smoothed")
-    if window < 1:
-        raise ValueError(f"score window must be >= 1, got {window}")
-    if not 1 <= min_history <= window:
-        raise ValueError(f"min_history must be in 1..window ({window}), got {min_history}")
-    if not rel_std_floor >= 0:
-        raise ValueError(f"rel_std_floor must be >= 0, got {rel_std_floor}")
+    _check_arguments(window, min_history, rel_std_floor)
     n = values.size
     if not 0 <= start <= n:
         raise ValueError(f"start must be in 0..{n}, got {start}")
@@ -55,12 +109,37 @@ def tail_scores(
     # exactly zero deviations, and the one-pass variance stays well conditioned.
     last_finite = np.maximum.accumulate(np.where(finite, positions, -1))
     previous = np.concatenate([[-1], last_finite[:-1]])
-    shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)[start:]
+    shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)
+    shift[:start] = 0.0
+    total, total_sq = _window_sums(clean, finite, shift[start:], window, start)
 
+    scores = np.full(n, np.nan, dtype=np.float64)
+    ok = finite & (count >= min_history) & (positions >= start)
+    if np.any(ok):
+        scores[ok] = _cantelli(
+            values[ok], count[ok], total[ok], total_sq[ok], shift[ok], rel_std_floor
+        )
+    return scores
+
+
+def _check_arguments(window: int, min_history: int, rel_std_floor: float) -> None:
+    if window < 1:
+        raise ValueError(f"score window must be >= 1, got {window}")
+    if not 1 <= min_history <= window:
+        raise ValueError(f"min_history must be in 1..window ({window}), got {min_history}")
+    if not rel_std_floor >= 0:
+        raise ValueError(f"rel_std_floor must be >= 0, got {rel_std_floor}")
+
+
+def _window_sums(
+    clean: FloatArray, finite: np.ndarray, shift: FloatArray, window: int, start: int
+) -> tuple[FloatArray, FloatArray]:
+    """Sums of the shifted deviations and of their squares over positions t-window..t-1, for
+    every t (zero before `start`), each summed in one fixed order whatever the array length."""
     # Output t (from start) sums padded[t + j] for j = 0..window-1: positions t-window..t-1.
     padded_values = np.concatenate([np.zeros(window), clean])[start:]
     padded_finite = np.concatenate([np.zeros(window), finite.astype(np.float64)])[start:]
-    m = n - start
+    m = clean.size - start
     total = np.zeros(m, dtype=np.float64)
     total_sq = np.zeros(m, dtype=np.float64)
     if m > 0 and m * 8 <= window:
@@ -79,26 +158,30 @@ def tail_scores(
             total += dev
             np.multiply(dev, dev, out=dev)
             total_sq += dev
-    total = np.concatenate([np.zeros(start), total])
-    total_sq = np.concatenate([np.zeros(start), total_sq])
-    shift = np.concatenate([np.zeros(start), shift])
+    before = np.zeros(start)
+    return np.concatenate([before, total]), np.concatenate([before, total_sq])
 
-    scores = np.full(n, np.nan, dtype=np.float64)
-    ok = finite & (count >= min_history) & (positions >= start)
-    if not np.any(ok):
-        return scores
-    cnt = count[ok].astype(np.float64)
-    mean_dev = total[ok] / cnt
-    var = np.maximum(total_sq[ok] / cnt - mean_dev * mean_dev, 0.0)
-    mean = shift[ok] + mean_dev
+
+def _cantelli(
+    values: FloatArray,
+    count: np.ndarray,
+    total: FloatArray,
+    total_sq: FloatArray,
+    shift: FloatArray,
+    rel_std_floor: float,
+) -> FloatArray:
+    """z²/(1+z²) for z > 0 (else 0) from the window sums of each scored point."""
+    cnt = count.astype(np.float64)
+    mean_dev = total / cnt
+    var = np.maximum(total_sq / cnt - mean_dev * mean_dev, 0.0)
+    mean = shift + mean_dev
     floor = np.maximum(rel_std_floor * np.abs(mean), np.finfo(np.float64).tiny)
     std = np.maximum(np.sqrt(var), floor)
     with np.errstate(over="ignore"):
-        z = (values[ok] - mean) / std
+        z = (values - mean) / std
     result = np.zeros(z.size, dtype=np.float64)
     positive = z > 0
     with np.errstate(over="ignore", invalid="ignore"):
         z_sq = z[positive] * z[positive]
         result[positive] = np.where(np.isfinite(z_sq), z_sq / (1.0 + z_sq), 1.0)
-    scores[ok] = result
-    return scores
+    return result

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from forecaster.detection.arrays import BoolArray, FloatArray, IntArray
-
-if TYPE_CHECKING:
-    pass
+from forecaster.detection.parts import DetectionPart
 
 
 @dataclass(frozen=True)
@@ -37,16 +34,15 @@ class ErrorSeries:
     linked: BoolArray
 
 
-class Threshold(ABC):
+class Threshold(DetectionPart):
     """A rule that turns smoothed errors into anomaly decisions without look-ahead.
 
     `decide` validates its input and then calls the small methods a subclass implements.
     The decision for position t uses errors[:t+1] only, so appending points never changes
     an earlier decision, and `decide(e, s, 0)` restricted to t.. equals `decide(e, s, t)`.
-    Slicing the arrays is also safe as long as they start at or before `context_start`.
+    Slicing the arrays is also safe as long as they start at or before `context_start`
+    (with finite errors, `history` positions before `start`).
     """
-
-    name: ClassVar[str]
 
     def decide(
         self,
@@ -92,6 +88,7 @@ class Threshold(ABC):
 def validate_errors(
     errors: npt.ArrayLike, steps: npt.ArrayLike, start: int, reference_scale: float | None
 ) -> ErrorSeries:
+    """The checked input of a threshold (ValueError naming what is wrong) and its finite view."""
     values = np.asarray(errors, dtype=np.float64)
     grid = np.asarray(steps)
     if values.ndim != 1:

@@ -3,16 +3,40 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Literal, Self
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from forecaster.detection.arrays import BoolArray, FloatArray, IntArray
 from forecaster.detection.thresholds.base import ErrorSeries
-from forecaster.detection.thresholds.windowed import WindowedThreshold
+from forecaster.detection.thresholds.windowed import WindowedSettings, WindowedThreshold
 
-if TYPE_CHECKING:
-    pass
+
+class DynamicSettings(WindowedSettings):
+    """`threshold: {method: dynamic}`: Hundman et al.'s threshold with pruning."""
+
+    method: Literal["dynamic"] = "dynamic"
+    z_min: float = Field(default=2.0, gt=0, description="Smallest z in ε = mean + z·std.")
+    z_max: float = Field(
+        default=10.0,
+        gt=0,
+        description="Largest z searched; ε = mean + z_max·std when no z scores above 0.",
+    )
+    z_step: float = Field(default=0.5, gt=0, description="Spacing of the z grid.")
+    prune: float = Field(
+        default=0.13,
+        ge=0,
+        lt=1,
+        description="Hundman's p: an anomalous run whose peak is within this relative "
+        "decrease of the next smaller one is pruned (0 disables pruning).",
+    )
+
+    @model_validator(mode="after")
+    def _z_range(self) -> Self:
+        if self.z_min > self.z_max:
+            raise ValueError(f"z_min ({self.z_min}) is larger than z_max ({self.z_max})")
+        return self
 
 
 class DynamicThreshold(WindowedThreshold):
@@ -33,6 +57,7 @@ class DynamicThreshold(WindowedThreshold):
     """
 
     name: ClassVar[str] = "dynamic"
+    settings_type = DynamicSettings
 
     def __init__(
         self,

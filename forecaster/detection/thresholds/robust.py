@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import AliasChoices, Field
 
 from forecaster.detection.arrays import BoolArray, FloatArray
-from forecaster.detection.thresholds.windowed import WindowedThreshold
-
-if TYPE_CHECKING:
-    pass
-
+from forecaster.detection.thresholds.windowed import WindowedSettings, WindowedThreshold
 
 #: Scale factor that makes the median absolute deviation a consistent estimate of the
 #: standard deviation of normally distributed data.
 MAD_TO_STD = 1.4826
+
+
+class RobustSettings(WindowedSettings):
+    """`threshold: {method: robust}`: the rolling median plus k robust standard deviations."""
+
+    method: Literal["robust"] = "robust"
+    k: float = Field(
+        default=4.0,
+        gt=0,
+        validation_alias=AliasChoices("k", "k_robust"),  # the name in earlier configs
+        description="Robust standard deviations (1.4826 * MAD) above the median.",
+    )
 
 
 class RobustThreshold(WindowedThreshold):
@@ -25,6 +34,7 @@ class RobustThreshold(WindowedThreshold):
     """
 
     name: ClassVar[str] = "robust"
+    settings_type = RobustSettings
 
     def __init__(
         self,

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import AliasChoices, Field
 
 from forecaster.detection.arrays import FloatArray
+from forecaster.detection.parts import PartSettings
 from forecaster.detection.thresholds.base import ErrorSeries, Threshold
 
-if TYPE_CHECKING:
-    pass
+
+class StaticSettings(PartSettings):
+    """`threshold: {method: static}`: k times the model's validation RMSE."""
+
+    method: Literal["static"] = "static"
+    k: float = Field(
+        default=4.0,
+        gt=0,
+        validation_alias=AliasChoices("k", "k_static"),  # the name in earlier configs
+        description="Multiples of the model's validation RMSE.",
+    )
 
 
 class StaticThreshold(Threshold):
@@ -20,12 +31,17 @@ class StaticThreshold(Threshold):
     """
 
     name: ClassVar[str] = "static"
+    settings_type = StaticSettings
 
     def __init__(self, *, k: float = 4.0):
         """`k`: multiples of reference_scale above which an error is anomalous."""
         if not k > 0:
             raise ValueError(f"k must be > 0, got {k}")
         self.k = k
+
+    @property
+    def history(self) -> int:
+        return 0  # a fixed level: no earlier error matters
 
     def _levels(self, series: ErrorSeries, reference_scale: float | None) -> FloatArray:
         if reference_scale is None:

@@ -3,16 +3,46 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field, model_validator
 
 from forecaster.detection.arrays import BoolArray, FloatArray, IntArray
+from forecaster.detection.parts import PartSettings
 from forecaster.detection.thresholds.base import ErrorSeries, Threshold, validate_errors
 
-if TYPE_CHECKING:
-    pass
+
+class WindowedSettings(PartSettings):
+    """The fit window shared by the windowed thresholds (dynamic, robust)."""
+
+    window: int = Field(
+        default=1000,
+        ge=2,
+        description="Finite errors the level is fitted on; also the pruning window of the "
+        "dynamic threshold.",
+    )
+    refit_every: int = Field(
+        default=100,
+        ge=1,
+        description="Grid steps between refits: the level for a point is fitted on errors up "
+        "to the last step that is a multiple of this.",
+    )
+    min_history: int = Field(
+        default=100,
+        ge=1,
+        description="Fewest finite errors a fit needs; with fewer, points are not judged. "
+        "At most `window`.",
+    )
+
+    @model_validator(mode="after")
+    def _history_fits_window(self) -> Self:
+        if self.min_history > self.window:
+            raise ValueError(
+                f"min_history ({self.min_history}) is larger than window ({self.window})"
+            )
+        return self
 
 
 class WindowedThreshold(Threshold):
@@ -35,6 +65,11 @@ class WindowedThreshold(Threshold):
         self.window = window
         self.refit_every = refit_every
         self.min_history = min_history
+
+    @property
+    def history(self) -> int:
+        """A fit window ends at most `refit_every` steps (so positions) before the point."""
+        return self.window + self.refit_every
 
     def context_start(self, errors: npt.ArrayLike, steps: npt.ArrayLike, start: int) -> int:
         """First position of the fit window of `start` (every later window starts later)."""
