@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -151,20 +151,62 @@ def score_file(
     """
     prof = get_profile(profile)
     ts = utc_index(pd.DatetimeIndex(timestamps)).as_unit("ns").asi8
-    n = len(ts)
     # First row at or after t == first row where the running maximum reaches t, for files
     # whose timestamps go back in time too.
-    reach = np.maximum.accumulate(ts) if n else ts
-    probation = probation_rows(n, probation_percent)
-
+    reach = np.maximum.accumulate(ts) if len(ts) else ts
+    probation = probation_rows(len(ts), probation_percent)
     # All windows that cover rows locate FPs (as NAB's sweeper does); only those reaching past
     # the probationary period are scored as TP or FN.
     spans, no_rows = _window_rows(ts, reach, windows)
-    scored = [j for j, (_, right) in enumerate(spans) if right >= probation]
-    unscored = no_rows + len(spans) - len(scored)
-    lefts = np.array([left for left, _ in spans], dtype=np.int64)
-    rights = np.array([right for _, right in spans], dtype=np.int64)
+    rows, ignored, repeated = _detection_rows(reach, detections, probation)
+    detected = _score_detections(rows, spans, prof)
+    scored = _score_windows(spans, detected.best_tp, probation, prof)
+    return FileScore(
+        profile=prof.name,
+        raw=scored.tp_score + detected.fp_score + scored.fn_score,
+        null=-prof.a_fn * scored.windows,
+        perfect=scored.perfect,
+        tp=len(detected.best_tp),
+        fp=detected.fp,
+        fn=scored.fn,
+        tp_score=scored.tp_score,
+        fp_score=detected.fp_score,
+        fn_score=scored.fn_score,
+        redundant=repeated + detected.redundant,
+        ignored=ignored,
+        rows=len(ts),
+        probation_rows=probation,
+        windows_unscored=no_rows + len(spans) - scored.windows,
+    )
 
+
+@dataclass
+class _DetectionScores:
+    """What a file's detections score: the best TP per window, and the FPs outside windows."""
+
+    best_tp: dict[int, float] = field(default_factory=dict)  # by index of the window's span
+    fp: int = 0
+    fp_score: float = 0.0
+    redundant: int = 0  # detections in an already detected window
+
+
+@dataclass(frozen=True)
+class _WindowScores:
+    """What a file's scored windows (those reaching past the probationary period) add up to."""
+
+    windows: int
+    tp_score: float
+    fn: int
+    fn_score: float
+    perfect: float
+
+
+def _detection_rows(
+    reach: np.ndarray, detections: Iterable[pd.Timestamp], probation: int
+) -> tuple[list[int], int, int]:
+    """The distinct rows the usable detections snap to (sorted), how many detections are
+    ignored (in the probationary period or after the last row), and how many repeat a row."""
+    n = len(reach)
     det_times = np.array(
         [to_utc(d).as_unit("ns").value for d in detections], dtype=np.int64
     ).reshape(-1)
@@ -172,31 +214,47 @@ def score_file(
     usable = (det_rows < n) & (det_rows >= probation)
     ignored = int(np.count_nonzero(~usable))
     unique_rows = np.unique(det_rows[usable])
-    redundant = int(np.count_nonzero(usable)) - len(unique_rows)
+    return unique_rows.tolist(), ignored, int(np.count_nonzero(usable)) - len(unique_rows)
 
-    best_tp: dict[int, float] = {}
-    fp = 0
-    fp_score = 0.0
-    for row in unique_rows.tolist():
+
+def _score_detections(
+    rows: list[int], spans: list[tuple[int, int]], prof: Profile
+) -> _DetectionScores:
+    """Score detections at `rows` (distinct, sorted) against the window `spans` (sorted)."""
+    lefts = np.array([left for left, _ in spans], dtype=np.int64)
+    rights = np.array([right for _, right in spans], dtype=np.int64)
+    scores = _DetectionScores()
+    for row in rows:
         j = int(np.searchsorted(lefts, row, side="right")) - 1
         if j >= 0 and row <= rights[j]:
             width = float(rights[j] - lefts[j] + 1)
             score = scaled_sigmoid(-(rights[j] - row + 1) / width) * prof.a_tp / MAX_TP
-            if j in best_tp:
-                redundant += 1
-                best_tp[j] = max(best_tp[j], score)
+            if j in scores.best_tp:
+                scores.redundant += 1
+                scores.best_tp[j] = max(scores.best_tp[j], score)
             else:
-                best_tp[j] = score
+                scores.best_tp[j] = score
             continue
-        fp += 1
-        prev = int(np.searchsorted(rights, row, side="left")) - 1
-        if prev < 0:
-            position = FAR_POSITION
-        else:
-            prev_width = float(rights[prev] - lefts[prev] + 1)
-            position = (row - rights[prev]) / max(prev_width - 1.0, 1.0)
-        fp_score += scaled_sigmoid(position) * prof.a_fp
+        scores.fp += 1
+        scores.fp_score += scaled_sigmoid(_fp_position(row, lefts, rights)) * prof.a_fp
+    return scores
 
+
+def _fp_position(row: int, lefts: np.ndarray, rights: np.ndarray) -> float:
+    """Where a FP at `row` lies after the closest preceding window, in that window's widths."""
+    prev = int(np.searchsorted(rights, row, side="left")) - 1
+    if prev < 0:
+        return FAR_POSITION
+    prev_width = float(rights[prev] - lefts[prev] + 1)
+    return (row - rights[prev]) / max(prev_width - 1.0, 1.0)
+
+
+def _score_windows(
+    spans: list[tuple[int, int]], best_tp: dict[int, float], probation: int, prof: Profile
+) -> _WindowScores:
+    """TP and FN scores of the windows that reach past the probationary period, and what a
+    detection at the first scorable row of each would score (the perfect detector)."""
+    scored = [j for j, (_, right) in enumerate(spans) if right >= probation]
     tp_score = 0.0
     fn = 0
     perfect = 0.0
@@ -209,23 +267,12 @@ def score_file(
             tp_score += best_tp[j]
         else:
             fn += 1
-    fn_score = -prof.a_fn * fn
-    return FileScore(
-        profile=prof.name,
-        raw=tp_score + fp_score + fn_score,
-        null=-prof.a_fn * len(scored),
-        perfect=perfect,
-        tp=len(best_tp),
-        fp=fp,
-        fn=fn,
+    return _WindowScores(
+        windows=len(scored),
         tp_score=tp_score,
-        fp_score=fp_score,
-        fn_score=fn_score,
-        redundant=redundant,
-        ignored=ignored,
-        rows=n,
-        probation_rows=probation,
-        windows_unscored=unscored,
+        fn=fn,
+        fn_score=-prof.a_fn * fn,
+        perfect=perfect,
     )
 
 

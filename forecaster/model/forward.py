@@ -181,48 +181,83 @@ def predict_plan(
     result = np.empty((len(plan.targets), forward.horizon), dtype=np.float32)
     inputs = inputs.astype(np.float32, copy=False)
     last = len(inputs) - 1
-    alone = {
-        k
-        for k, run in enumerate(plan.runs)
-        if (keep and run.stop == last + 1) or _resumes(run, k, plan, resume)
-    }
+    alone = _runs_scored_alone(plan, last, resume, keep)
     kept: RunState | None = None
     for k in sorted(alone):
-        run, selected = plan.runs[k], plan.run_of_target == k
-        offsets = plan.offset_of_target[selected]
-        start, initial = run.start, None
-        if _resumes(run, k, plan, resume):
-            assert resume is not None
-            start, initial = resume.last + 1, resume.layers
-        x = inputs[None, start : run.stop]
-        hidden, finals = forward.continued(x, initial=initial)
-        rows = offsets - (start - run.start)  # output time within x; -1: the resumed state
-        states = np.empty((len(offsets), forward.units), dtype=np.float32)
-        inside = rows >= 0
-        states[inside] = hidden[rows[inside], 0]
-        if not inside.all():
-            assert initial is not None
-            states[~inside] = initial[-1][0][0]
-        result[selected] = forward.head(states, inputs[run.start + offsets])
+        finals = _score_alone(forward, inputs, plan, k, resume, result)
+        run = plan.runs[k]
         if keep and run.stop == last + 1:
             kept = RunState(start=run.start, last=last, layers=finals)
     batched = [k for k in range(len(plan.runs)) if k not in alone]
     for first in range(0, len(batched), PREDICT_BATCH_RUNS):
         group = batched[first : first + PREDICT_BATCH_RUNS]
-        row_of_run = np.full(len(plan.runs), -1)
-        row_of_run[group] = np.arange(len(group))
-        selected = row_of_run[plan.run_of_target] >= 0
-        rows = row_of_run[plan.run_of_target[selected]]
-        offsets = plan.offset_of_target[selected]
-        steps = int(offsets.max()) + 1
-        x = np.zeros((len(group), steps, inputs.shape[1]), dtype=np.float32)
-        for row, k in enumerate(group):
-            run = plan.runs[k]
-            length = min(run.stop - run.start, steps)
-            x[row, :length] = inputs[run.start : run.start + length]
-        hidden = forward.hidden(x)
-        result[selected] = forward.head(hidden[offsets, rows], x[rows, offsets])
+        _score_batch(forward, inputs, plan, group, result)
     return result, kept
+
+
+def _runs_scored_alone(
+    plan: ScoringPlan, last: int, resume: RunState | None, keep: bool
+) -> set[int]:
+    """The runs scored one at a time, because their layer states matter: the run that goes on
+    from `resume`, and with `keep` any run that reads input `last` (its state is kept)."""
+    return {
+        k
+        for k, run in enumerate(plan.runs)
+        if (keep and run.stop == last + 1) or _resumes(run, k, plan, resume)
+    }
+
+
+def _score_alone(
+    forward: RecurrentForward,
+    inputs: np.ndarray,
+    plan: ScoringPlan,
+    k: int,
+    resume: RunState | None,
+    result: np.ndarray,
+) -> tuple[LayerState, ...]:
+    """Write run k's outputs into `result`, computed from `resume` when the run can go on from
+    it, else from its start; every layer's state after the run's last input."""
+    run, selected = plan.runs[k], plan.run_of_target == k
+    offsets = plan.offset_of_target[selected]
+    start, initial = run.start, None
+    if _resumes(run, k, plan, resume):
+        assert resume is not None
+        start, initial = resume.last + 1, resume.layers
+    x = inputs[None, start : run.stop]
+    hidden, finals = forward.continued(x, initial=initial)
+    rows = offsets - (start - run.start)  # output time within x; -1: the resumed state
+    states = np.empty((len(offsets), forward.units), dtype=np.float32)
+    inside = rows >= 0
+    states[inside] = hidden[rows[inside], 0]
+    if not inside.all():
+        assert initial is not None
+        states[~inside] = initial[-1][0][0]
+    result[selected] = forward.head(states, inputs[run.start + offsets])
+    return finals
+
+
+def _score_batch(
+    forward: RecurrentForward,
+    inputs: np.ndarray,
+    plan: ScoringPlan,
+    group: list[int],
+    result: np.ndarray,
+) -> None:
+    """Write the outputs of the runs `group` into `result`, the runs computed side by side."""
+    row_of_run = np.full(len(plan.runs), -1)
+    row_of_run[group] = np.arange(len(group))
+    selected = row_of_run[plan.run_of_target] >= 0
+    rows = row_of_run[plan.run_of_target[selected]]
+    offsets = plan.offset_of_target[selected]
+    steps = int(offsets.max()) + 1
+    # Shorter runs are zero-padded: an output depends only on the inputs up to its own step.
+    x = np.zeros((len(group), steps, inputs.shape[1]), dtype=np.float32)
+    for row, k in enumerate(group):
+        run = plan.runs[k]
+        length = min(run.stop - run.start, steps)
+        x[row, :length] = inputs[run.start : run.start + length]
+    hidden = forward.hidden(x)
+    result[selected] = forward.head(hidden[offsets, rows], x[rows, offsets])
 
 
 def _resumes(run: ScoringRun, k: int, plan: ScoringPlan, resume: RunState | None) -> bool:

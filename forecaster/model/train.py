@@ -10,10 +10,10 @@ import numpy as np
 from forecaster.config.model import ModelSettings
 from forecaster.errors import SeriesTooShort
 from forecaster.model.features import model_inputs, seasonal_period
-from forecaster.model.network import Network
+from forecaster.model.network import FitResult, Network
 from forecaster.model.predict import TrainedModel, horizon_outputs
 from forecaster.model.scaling import Scaler
-from forecaster.model.sequences import require_trainable, training_sequences
+from forecaster.model.sequences import SequenceSet, require_trainable, training_sequences
 from forecaster.series.regular import RegularSeries
 
 
@@ -40,26 +40,11 @@ def train_model(
     period = seasonal_period(settings.seasonality, series.frequency)
     inputs = model_inputs(series, scaler, settings.calendar, period)
     targets = scaler.transform(series.values)
-    n = len(series)
-    val_start = _validation_start(n, settings)
-    common: dict[str, Any] = {
-        "segment_ids": series.segment_ids,
-        "window": settings.window,
-        "chunk": settings.scoring_chunk,
-        "horizon": settings.horizon,
-    }
-    train = training_sequences(
-        inputs, targets, target_range=(0, val_start), max_sequences=settings.max_train_samples,
-        **common,
-    )  # fmt: skip
-    validation = training_sequences(
-        inputs, targets, target_range=(val_start, n),
-        max_sequences=max(1, settings.max_train_samples // 4), **common,
-    )  # fmt: skip
-    if len(train) == 0:
-        raise SeriesTooShort(f"series {name!r}: no training sequence fits before validation")
+    val_start = _validation_start(len(series), settings)
+    train, validation = _split_sequences(series, settings, inputs, targets, val_start, name)
     network.reset(seed)
     fit = network.fit(train, validation if len(validation) else None, settings=settings, seed=seed)
+    # A zero band until `_evaluate` derives it from this very model's residuals.
     model = TrainedModel(
         settings=settings,
         frequency=series.frequency,
@@ -72,18 +57,60 @@ def train_model(
     )
     evaluated_from = val_start if len(validation) else 0
     band, metrics = _evaluate(model, series, evaluated_from)
-    metrics.update(
-        epochs=fit.epochs,
-        train_loss=fit.train_loss,
-        val_loss=fit.val_loss,
-        fit_seconds=round(fit.seconds, 3),
-        points=n,
-        observed_points=int(series.observed.sum()),
-        train_sequences=len(train),
-        validation_sequences=len(validation),
-        band_from="validation" if len(validation) else "training",
-    )
+    metrics.update(_fit_metrics(fit, series, train, validation))
     return TrainedModel(**{**model.__dict__, "band": band, "metrics": metrics})
+
+
+def _split_sequences(
+    series: RegularSeries,
+    settings: ModelSettings,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    val_start: int,
+    name: str,
+) -> tuple[SequenceSet, SequenceSet]:
+    """Training sequences with targets before `val_start`, validation sequences (at most a
+    quarter as many) with targets from it on; SeriesTooShort when no training sequence fits."""
+    common: dict[str, Any] = {
+        "segment_ids": series.segment_ids,
+        "window": settings.window,
+        "chunk": settings.scoring_chunk,
+        "horizon": settings.horizon,
+    }
+    train = training_sequences(
+        inputs,
+        targets,
+        target_range=(0, val_start),
+        max_sequences=settings.max_train_samples,
+        **common,
+    )
+    validation = training_sequences(
+        inputs,
+        targets,
+        target_range=(val_start, len(series)),
+        max_sequences=max(1, settings.max_train_samples // 4),
+        **common,
+    )
+    if len(train) == 0:
+        raise SeriesTooShort(f"series {name!r}: no training sequence fits before validation")
+    return train, validation
+
+
+def _fit_metrics(
+    fit: FitResult, series: RegularSeries, train: SequenceSet, validation: SequenceSet
+) -> dict[str, Any]:
+    """The metrics of the fit itself and of the data it saw (beside the validation metrics)."""
+    return {
+        "epochs": fit.epochs,
+        "train_loss": fit.train_loss,
+        "val_loss": fit.val_loss,
+        "fit_seconds": round(fit.seconds, 3),
+        "points": len(series),
+        "observed_points": int(series.observed.sum()),
+        "train_sequences": len(train),
+        "validation_sequences": len(validation),
+        "band_from": "validation" if len(validation) else "training",
+    }
 
 
 def _validation_start(n: int, settings: ModelSettings) -> int:

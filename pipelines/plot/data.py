@@ -50,43 +50,10 @@ def load_plot_data(
     """
     series = get_series(session=session, name=name)
     observed = read_observations(session=session, series_id=series.id, time_range=time_range)
-    of_series = (Forecast.pipeline == pipeline, Forecast.series_id == series.id)
-    predictions = _frame(
-        session,
-        time_range.filter(
-            select(Forecast.ts, Forecast.predicted, Forecast.lower, Forecast.upper)
-            .where(*of_series, Forecast.step == 1)
-            .order_by(Forecast.ts),
-            Forecast.ts,
-        ),
-        PREDICTION_COLUMNS,
-    )
-    issued_at = session.scalar(select(func.max(Forecast.issued_at)).where(*of_series))
-    forecast = _frame(
-        session,
-        select(Forecast.ts, Forecast.predicted, Forecast.lower, Forecast.upper)
-        .where(*of_series, Forecast.issued_at == issued_at)
-        .order_by(Forecast.step),
-        PREDICTION_COLUMNS,
-    )
-    anomalies = _frame(
-        session,
-        time_range.filter(
-            select(*(getattr(Anomaly, c) for c in ANOMALY_COLUMNS))
-            .where(Anomaly.pipeline == pipeline, Anomaly.series_id == series.id)
-            .order_by(Anomaly.ts),
-            Anomaly.ts,
-        ),
-        ANOMALY_COLUMNS,
-    )
-    events_query = select(*(getattr(AnomalyEvent, c) for c in EVENT_COLUMNS)).where(
-        AnomalyEvent.pipeline == pipeline, AnomalyEvent.series_id == series.id
-    )
-    if time_range.start is not None:
-        events_query = events_query.where(AnomalyEvent.end_ts >= time_range.start)
-    if time_range.end is not None:
-        events_query = events_query.where(AnomalyEvent.start_ts <= time_range.end)
-    events = _frame(session, events_query.order_by(AnomalyEvent.start_ts), EVENT_COLUMNS)
+    predictions = _predictions(session, pipeline, series.id, time_range)
+    forecast, issued_at = _latest_forecast(session, pipeline, series.id)
+    anomalies = _anomalies(session, pipeline, series.id, time_range)
+    events = _events(session, pipeline, series.id, time_range)
     return PlotData(
         series=name,
         pipeline=pipeline,
@@ -95,10 +62,63 @@ def load_plot_data(
         observed=observed,
         predictions=predictions,
         forecast=forecast,
-        forecast_issued_at=None if issued_at is None else pd.Timestamp(issued_at),
+        forecast_issued_at=issued_at,
         anomalies=anomalies,
         events=events,
     )
+
+
+def _predictions(
+    session: Session, pipeline: str, series_id: int, time_range: TimeRange
+) -> pd.DataFrame:
+    """The stored one-step predictions of the series in `time_range`, by ts."""
+    statement = (
+        select(Forecast.ts, Forecast.predicted, Forecast.lower, Forecast.upper)
+        .where(Forecast.pipeline == pipeline, Forecast.series_id == series_id, Forecast.step == 1)
+        .order_by(Forecast.ts)
+    )
+    return _frame(session, time_range.filter(statement, Forecast.ts), PREDICTION_COLUMNS)
+
+
+def _latest_forecast(
+    session: Session, pipeline: str, series_id: int
+) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """Every step of the forecast with the newest `issued_at`, and that `issued_at` (None when
+    the series has no forecast)."""
+    of_series = (Forecast.pipeline == pipeline, Forecast.series_id == series_id)
+    issued_at = session.scalar(select(func.max(Forecast.issued_at)).where(*of_series))
+    statement = (
+        select(Forecast.ts, Forecast.predicted, Forecast.lower, Forecast.upper)
+        .where(*of_series, Forecast.issued_at == issued_at)
+        .order_by(Forecast.step)
+    )
+    frame = _frame(session, statement, PREDICTION_COLUMNS)
+    return frame, None if issued_at is None else pd.Timestamp(issued_at)
+
+
+def _anomalies(
+    session: Session, pipeline: str, series_id: int, time_range: TimeRange
+) -> pd.DataFrame:
+    """The series' anomalies in `time_range`, by ts."""
+    statement = (
+        select(*(getattr(Anomaly, c) for c in ANOMALY_COLUMNS))
+        .where(Anomaly.pipeline == pipeline, Anomaly.series_id == series_id)
+        .order_by(Anomaly.ts)
+    )
+    return _frame(session, time_range.filter(statement, Anomaly.ts), ANOMALY_COLUMNS)
+
+
+def _events(session: Session, pipeline: str, series_id: int, time_range: TimeRange) -> pd.DataFrame:
+    """The series' anomaly events that overlap `time_range`, by start_ts."""
+    statement = select(*(getattr(AnomalyEvent, c) for c in EVENT_COLUMNS)).where(
+        AnomalyEvent.pipeline == pipeline, AnomalyEvent.series_id == series_id
+    )
+    # An event overlaps the range when it ends at or after its start and starts by its end.
+    if time_range.start is not None:
+        statement = statement.where(AnomalyEvent.end_ts >= time_range.start)
+    if time_range.end is not None:
+        statement = statement.where(AnomalyEvent.start_ts <= time_range.end)
+    return _frame(session, statement.order_by(AnomalyEvent.start_ts), EVENT_COLUMNS)
 
 
 def _frame(session: Session, statement: Any, columns: list[str]) -> pd.DataFrame:
