@@ -1,0 +1,116 @@
+"""The typer apps, consoles, option types and helpers that every `forecaster` command shares."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from forecaster.errors import ForecasterError
+
+# Heavy modules (pandas, SQLAlchemy, Alembic, TensorFlow) are imported inside the commands
+# that need them, so `forecaster --help` and typos answer at once.
+if TYPE_CHECKING:
+    from forecaster.config.settings import Settings
+    from pipelines.context import AppContext
+
+
+app = typer.Typer(
+    name="forecaster",
+    help="Time-series anomaly detection and forecasting: RNN forecasts, anomalies in SQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+# Piped or redirected output gets room for the full tables instead of 80 columns.
+out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $FORECASTER_CONFIG, else ./config.yaml).",
+        show_default=False,
+    ),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logging.")]
+PipelineOption = Annotated[
+    str | None,
+    typer.Option("--pipeline", "-p", help="Pipeline name from the config (default: the first)."),
+]
+SeriesOption = Annotated[str, typer.Option("--series", "-s", help="Series name.")]
+
+
+def settings_from(config: Path | None, verbose: bool) -> Settings:
+    """Set up logging for `verbose` and load the config file (or the default one)."""
+    from forecaster.config.loading import load_config
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return load_config(config)
+
+
+def open_app_context(
+    config: Path | None, verbose: bool, *, require_schema: bool = True
+) -> AppContext:
+    """The config's settings with an open database; the caller closes it."""
+    from pipelines.context import open_context
+
+    return open_context(
+        settings_from(config, verbose), require_schema=require_schema, verbose=verbose
+    )
+
+
+def parse_time(value: str | None, option: str) -> datetime | None:
+    """A user-given time as an aware UTC datetime; times without an offset are UTC."""
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError:
+        raise ForecasterError(f"{option}: cannot read {value!r} as a time") from None
+    if ts is pd.NaT:
+        raise ForecasterError(f"{option}: cannot read {value!r} as a time")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.to_pydatetime()
+
+
+def progress_bars() -> Progress:
+    """Progress bars on stderr that vanish when done, so stdout keeps only the results."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def series_task(
+    progress: Progress, name: str, pending: int
+) -> Callable[[int, datetime | None], None]:
+    """A progress bar for one series; returns the callback that advances it by points done."""
+    task = progress.add_task(name, total=max(pending, 1))
+
+    def advance(points: int, _last: datetime | None) -> None:
+        progress.advance(task, points)
+
+    return advance

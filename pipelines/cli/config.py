@@ -1,0 +1,20 @@
+"""`forecaster check-config`: validate the config file and show what it resolves to."""
+
+from __future__ import annotations
+
+from pipelines.cli.app import ConfigOption, VerboseOption, app, out, settings_from
+
+
+@app.command("check-config")
+def check_config(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Validate the config file and print the settings it resolves to."""
+    from forecaster.db.session import display_url
+
+    settings = settings_from(config, verbose)
+    out.print(f"config: {settings.config_path}")
+    out.print(f"database: {display_url(settings.database.url)}")
+    out.print(f"model_dir: {settings.model_dir}")
+    for pipeline in settings.pipelines:
+        source = pipeline.source.table if pipeline.source else "observations"
+        out.print(f"pipeline {pipeline.name}: source {source}")
+    out.print("[green]config is valid[/]")

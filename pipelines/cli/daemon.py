@@ -1,0 +1,84 @@
+"""`forecaster daemon` and `forecaster status`: keep the pipelines scored, show how far they are."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from pipelines.cli.app import ConfigOption, VerboseOption, app, open_app_context, out
+from pipelines.cli.render import status_table
+
+
+@app.command("daemon")
+def daemon(
+    pipeline: Annotated[
+        list[str] | None,
+        typer.Option("--pipeline", "-p", help="Pipelines to run (repeatable; default: all)."),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one detection cycle of each pipeline and exit.")
+    ] = False,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Keep every pipeline's series scored: detection cycles on each pipeline's schedule,
+    retraining on drift or on a cron; SIGTERM or Ctrl-C finish the chunk in hand and exit 0.
+
+    Several daemons on one PostgreSQL database share the series between them; on SQLite one
+    daemon per database file runs.
+    """
+    from pipelines.daemon.cycles import run_forever, run_once
+    from pipelines.daemon.lock import sqlite_daemon_lock
+
+    context = open_app_context(config, verbose)
+    logging.getLogger("pipelines").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("forecaster").setLevel(logging.DEBUG if verbose else logging.INFO)
+    chosen = [context.settings.pipeline(name) for name in pipeline] if pipeline else None
+    pipelines = chosen or list(context.settings.pipelines)
+    stop = _stop_on_signals()
+    try:
+        with sqlite_daemon_lock(context.engine):
+            if once:
+                reports = run_once(context, pipelines, stop=stop)
+                failed = sum(r.failed for r in reports) or any(r.aborted for r in reports)
+                if failed:
+                    raise typer.Exit(1)
+            else:
+                run_forever(context, pipelines, stop=stop)
+    finally:
+        context.close()
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set, so the daemon finishes its chunk and exits 0."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        logging.getLogger("pipelines.daemon").info("received %s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
+
+
+@app.command("status")
+def status(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Each pipeline's series: watermark, lag behind the newest observation, last run, model."""
+    from datetime import UTC
+
+    from pipelines.jobs.status import pipeline_status
+
+    now = datetime.now(UTC)
+    context = open_app_context(config, verbose)
+    try:
+        pipelines = pipeline_status(context, now)
+    finally:
+        context.close()
+    for p in pipelines:
+        out.print(status_table(p, now))
