@@ -43,7 +43,7 @@ from forecaster.db.repo.observations import read_observations
 from forecaster.db.repo.series import get_series
 from forecaster.db.session import transaction
 from forecaster.series.regular import RegularSeries, regularize
-from pipelines.detect.run import cutoff_chain
+from pipelines.detect.source import DatabaseSource
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -58,8 +58,8 @@ def read_series(settings: Settings, names: list[str]) -> tuple[list[RegularSerie
             ).rename(n)
             for n in names
         ]
-        template = get_series(session=session, name=TEMPLATE)
-        (cutoff,) = cutoff_chain(session, PIPELINE, template.id)
+        state = DatabaseSource(session, PIPELINE, context.source(PIPELINE)).state(TEMPLATE)
+        (cutoff,) = state.chain
     series = [regularize(r, "5min", 3) for r in raw]
     return series, sum(int((s.steps > cutoff).sum()) for s in series)
 

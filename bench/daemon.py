@@ -39,8 +39,8 @@ from forecaster.db.session import transaction
 from forecaster.db.types import UTCDateTime
 from pipelines.context import AppContext, open_context
 from pipelines.daemon.cycles import Cycles
-from pipelines.detect import run as detect
-from pipelines.jobs import forecast
+from forecaster.detection.decide import Detector
+from pipelines.detect import step
 
 HISTORY = 3200  # points per series: more than the scoring context a cycle reads
 
@@ -137,23 +137,25 @@ def measure(backend: str, series: int, cycles: int, workdir: Path) -> dict[str, 
                 append_point(context, ids, at, seed=k)
                 totals = {"network": 0.0, "detection": 0.0}
                 with (
-                    timed(totals, "network", detect, "one_step_predictions"),
-                    timed(totals, "network", detect, "predict_and_forecast"),
-                    timed(totals, "network", forecast, "forecast_next"),
-                    timed(totals, "detection", detect, "decide"),
+                    timed(totals, "network", step, "one_step_predictions"),
+                    timed(totals, "network", step, "predict_and_forecast"),
+                    timed(totals, "network", step, "forecast_next"),
+                    timed(totals, "detection", Detector, "decide"),
                 ):
                     started = time.perf_counter()
-                    report = runner.detect("default", datetime(2030, 1, 1, tzinfo=UTC) +
-                                           timedelta(minutes=k))  # fmt: skip
+                    cycle_at = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(minutes=k)
+                    report = runner.detect("default", cycle_at)
                     seconds = time.perf_counter() - started
                 assert report.series == series and report.failed == 0, report
                 assert report.points == series, report
                 rest = seconds - totals["network"] - totals["detection"]
                 results.append({"seconds": seconds, **totals, "database_and_rest": rest})
                 label = "cold (models from disk)" if k == 0 else "warm"
-                print(f"  cycle {k}: {seconds:.2f} s {label}; network {totals['network']:.2f} s, "
-                      f"detection {totals['detection']:.2f} s, database+rest {rest:.2f} s",
-                      flush=True)  # fmt: skip
+                print(
+                    f"  cycle {k}: {seconds:.2f} s {label}; network {totals['network']:.2f} s, "
+                    f"detection {totals['detection']:.2f} s, database+rest {rest:.2f} s",
+                    flush=True,
+                )
         finally:
             context.close()
             shutil.rmtree(model_dir, ignore_errors=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
@@ -16,6 +18,13 @@ from forecaster.io.sources import SeriesSource, make_source
 if TYPE_CHECKING:
     from pipelines.model_runtime import ModelRuntime
 
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
 
 @dataclass
 class AppContext:
@@ -25,6 +34,7 @@ class AppContext:
     engine: Engine
     sessions: sessionmaker[Session]
     verbose: bool = False
+    clock: Clock = system_clock  # every time a row records; tests pin it
     _sources: dict[str, SeriesSource] = field(default_factory=dict)
     _models: ModelRuntime | None = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,9 @@ class ModelRuntime:
         self.root = root
         self.verbose = verbose
         self._pool = NetworkPool()
-        self._loaded: dict[tuple[str, str, int], store.StoredModel] = {}
+        # One model per series, the one last used: walk-forward scoring moves from a version to
+        # the next and never back, so older versions need not stay in a long-running daemon.
+        self._loaded: dict[tuple[str, str], store.StoredModel] = {}
 
     def network_for(self, settings: ModelSettings) -> Network:
         import_keras(self.verbose)
@@ -66,12 +69,17 @@ class ModelRuntime:
 
     def load_version(self, pipeline: str, series: str, version: int) -> store.StoredModel:
         """One stored version, read from disk once per process; ModelArtifactError."""
-        key = (pipeline, series, version)
-        if key not in self._loaded:
-            self._loaded[key] = store.load_model(
-                self.root, pipeline, series, self.network_for, version
-            )
-        return self._loaded[key]
+        cached = self._loaded.get((pipeline, series))
+        if cached is None or cached.version != version:
+            cached = store.load_model(self.root, pipeline, series, self.network_for, version)
+            self._loaded[(pipeline, series)] = cached
+        return cached
+
+    def retain(self, pipeline: str, series: Collection[str]) -> None:
+        """Drop the loaded models of the pipeline's series other than `series`."""
+        keep = set(series)
+        for key in [k for k in self._loaded if k[0] == pipeline and k[1] not in keep]:
+            del self._loaded[key]
 
     def train_and_store(
         self,
@@ -121,7 +129,7 @@ class ModelRuntime:
                 shutil.rmtree(path, ignore_errors=True)
                 raise
         stored = store.StoredModel(model=model, version=version, path=path)
-        self._loaded[(pipeline, series, version)] = stored
+        self._loaded[(pipeline, series)] = stored
         log.info("trained %s/%s version %d (%s)", pipeline, series, version, reason)
         return ActiveModel(
             model=model,

@@ -22,9 +22,10 @@ from sqlalchemy import create_engine, text
 from forecaster.config.loading import load_config
 from forecaster.db.repo.leases import claim_series
 from pipelines.context import AppContext, open_context
-from pipelines.daemon.cycles import Cycles, make_scheduler
+from pipelines.daemon.cycles import Cycles
+from pipelines.daemon.scheduler import make_scheduler
 from pipelines.daemon.triggers import cron_trigger, cycle_time, interval_trigger
-from pipelines.detect.run import cutoff_for
+from pipelines.detect.plan import cutoff_for
 from pipelines.jobs.backfill import run_pipeline
 from pipelines.jobs.ingest import IngestRequest, ingest_file
 from pipelines.jobs.retrain import drift_ratio, retrain_series
@@ -385,7 +386,7 @@ def test_an_outage_while_a_claim_is_written_retries_the_claim_and_loses_nothing(
 ) -> None:
     # The database goes away at the moment a claim's rows are sent (several series in one
     # transaction): the transaction is lost whole, the claim is read and written again.
-    from pipelines.detect import run as detect
+    from pipelines.detect.sink import DatabaseSink
 
     server: PostgresServer = request.getfixturevalue("pg_server")
     write_series(tmp_path / "a.csv", n=330)
@@ -405,17 +406,17 @@ def test_an_outage_while_a_claim_is_written_retries_the_claim_and_loses_nothing(
         assert cycles.detect("default", CYCLE).failed == 0
         for name in "ab":
             load_rows(context, tmp_path / f"{name}.csv", name, slice(320, 330))
-        flush = detect._Writes.flush
+        write = DatabaseSink.write
         sent: list[int] = []
 
-        def flush_during_an_outage(self: Any, session: Any) -> None:
+        def write_during_an_outage(self: Any, rows: Any) -> None:
             if not sent:  # the first time only: cut, and come back two seconds later
                 proxy.cut()
                 threading.Timer(2.0, proxy.restore).start()
-            sent.append(len(self.watermarks))
-            flush(self, session)
+            sent.append(sum(r.watermark is not None for r in rows))
+            write(self, rows)
 
-        monkeypatch.setattr(detect._Writes, "flush", flush_during_an_outage)
+        monkeypatch.setattr(DatabaseSink, "write", write_during_an_outage)
         report = cycles.detect("default", CYCLE + timedelta(minutes=1))
     finally:
         context.close()
@@ -566,7 +567,7 @@ def test_a_cycle_with_stored_models_never_loads_tensorflow(tmp_path: Path) -> No
         "import sys, threading\n"
         "from forecaster.config.loading import load_config\n"
         "from pipelines.context import open_context\n"
-        "from pipelines.daemon.cycles import run_once\n"
+        "from pipelines.daemon.scheduler import run_once\n"
         "context = open_context(load_config('config.yaml'))\n"
         "[report] = run_once(context, context.settings.pipelines, stop=threading.Event())\n"
         "print(report.points, report.failed, report.models_trained,\n"

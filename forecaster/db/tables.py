@@ -122,6 +122,8 @@ class PipelineRun(Base):
     # Daemon cycles: the scheduled fire time and the replica (host:pid) that ran the cycle.
     cycle_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     replica: Mapped[str | None] = mapped_column(String(200))
+    # Every failed series' error, {series name: message}; `error` is the readable summary.
+    series_errors: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class Anomaly(Base):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from forecaster.db.repo.observations import (
+    newest_observations_of,
     observation_edge,
     read_observations,
     read_observations_of,
@@ -40,6 +41,14 @@ class ObservationsSource:
     def newest(self, session: Session, name: str) -> pd.Timestamp | None:
         series = get_series(session=session, name=name)
         return observation_edge(session=session, series_id=series.id, newest=True)
+
+    def newest_of(self, session: Session, names: Sequence[str]) -> dict[str, pd.Timestamp | None]:
+        ids = series_ids(session=session, names=names)
+        newest = newest_observations_of(session=session, series_ids=list(ids.values()))
+        return {
+            name: newest.get(ids[name]) if name in ids else self.newest(session, name)
+            for name in names
+        }
 
     def oldest(self, session: Session, name: str) -> pd.Timestamp | None:
         series = get_series(session=session, name=name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import pandas as pd
@@ -31,6 +31,10 @@ class SeriesSource(Protocol):
 
     def newest(self, session: Session, name: str) -> pd.Timestamp | None:
         """Time of the series' newest point (UTC), None when it has none."""
+        ...
+
+    def newest_of(self, session: Session, names: Sequence[str]) -> dict[str, pd.Timestamp | None]:
+        """`newest` of several series (as few queries as the source can)."""
         ...
 
     def oldest(self, session: Session, name: str) -> pd.Timestamp | None:

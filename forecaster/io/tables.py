@@ -63,6 +63,9 @@ class TableSource:
     def newest(self, session: Session, name: str) -> pd.Timestamp | None:
         return self._edge(session, name, newest=True)
 
+    def newest_of(self, session: Session, names: Sequence[str]) -> dict[str, pd.Timestamp | None]:
+        return {name: self.newest(session, name) for name in names}
+
     def oldest(self, session: Session, name: str) -> pd.Timestamp | None:
         return self._edge(session, name, newest=False)
 

@@ -32,8 +32,8 @@ def daemon(
     Several daemons on one PostgreSQL database share the series between them; on SQLite one
     daemon per database file runs.
     """
-    from pipelines.daemon.cycles import run_forever, run_once
     from pipelines.daemon.lock import sqlite_daemon_lock
+    from pipelines.daemon.scheduler import run_forever, run_once
 
     context = open_app_context(config, verbose)
     logging.getLogger("pipelines").setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -8,11 +8,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from forecaster.db.repo.runs import finish_run, start_run
+from forecaster.config.pipeline import PipelineSettings
+from forecaster.db.repo.runs import RunOutcome, finish_run, start_run
+from forecaster.db.repo.series import ensure_series_ids
 from forecaster.db.session import transaction
 from forecaster.errors import ForecasterError
 from pipelines.context import AppContext
-from pipelines.detect.run import ProgressCallback, SeriesReport, pending_points, process_series
+from pipelines.detect.run import (
+    ProgressCallback,
+    RunOptions,
+    SeriesReport,
+    pending_points,
+    process_series,
+)
 from pipelines.selection import select_series
 
 log = logging.getLogger(__name__)
@@ -49,37 +57,47 @@ def run_pipeline(
     pipeline = context.settings.pipeline(pipeline_name)
     with transaction(context.sessions) as session:
         series = select_series(context, session, pipeline, names)
+        ensure_series_ids(session=session, names=series)  # a user table's series get rows
         run_id = start_run(
-            session=session, pipeline=pipeline.name, kind=kind, host=socket.gethostname()
+            session=session,
+            pipeline=pipeline.name,
+            kind=kind,
+            host=socket.gethostname(),
+            now=context.clock(),
         ).id
+    options = RunOptions(until=end, start=start, run_id=run_id)
     reports = []
     for name in series:
-        try:
-            callback = None
-            if on_series is not None:
-                callback = on_series(name, pending_points(context, pipeline, name, end))
-            report = process_series(
-                context, pipeline, name, until=end, start=start, run_id=run_id,
-                on_progress=callback,
-            )  # fmt: skip
-        except ForecasterError as exc:
-            report = SeriesReport(series=name, error=str(exc))
-        except Exception as exc:  # one bad series must not stop the others
-            log.exception("series %s failed", name)
-            report = SeriesReport(series=name, error=f"{type(exc).__name__}: {exc}")
+        report = _backfill_series(context, pipeline, name, options, on_series)
         reports.append(report)
         if on_done is not None:
             on_done(report)
-    failed = [r for r in reports if not r.ok]
+    outcome = RunOutcome(
+        series_count=len(reports),
+        points_read=sum(r.points_read for r in reports),
+        anomalies_written=sum(r.anomalies for r in reports),
+        errors={r.series: r.error for r in reports if r.error is not None},
+    )
     with transaction(context.sessions) as session:
-        finish_run(
-            session=session,
-            run_id=run_id,
-            status="ok" if not failed else ("failed" if len(failed) == len(reports) else "partial"),
-            series_count=len(reports),
-            series_failed=len(failed),
-            points_read=sum(r.points_read for r in reports),
-            anomalies_written=sum(r.anomalies for r in reports),
-            error="; ".join(f"{r.series}: {r.error}" for r in failed)[:2000] or None,
-        )
+        finish_run(session=session, run_id=run_id, outcome=outcome, now=context.clock())
     return RunResult(run_id=run_id, pipeline=pipeline.name, reports=reports)
+
+
+def _backfill_series(
+    context: AppContext,
+    pipeline: PipelineSettings,
+    name: str,
+    options: RunOptions,
+    on_series: Callable[[str, int], ProgressCallback] | None,
+) -> SeriesReport:
+    """One series' backfill; its failure is its report's error (the others go on)."""
+    try:
+        callback = None
+        if on_series is not None:
+            callback = on_series(name, pending_points(context, pipeline, name, options.until))
+        return process_series(context, pipeline, name, options, on_progress=callback)
+    except ForecasterError as exc:
+        return SeriesReport(series=name, error=str(exc))
+    except Exception as exc:  # one bad series must not stop the others
+        log.exception("series %s failed", name)
+        return SeriesReport(series=name, error=f"{type(exc).__name__}: {exc}")

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.repo.forecasts import recent_one_step_predictions
-from forecaster.db.repo.model_versions import list_model_versions
-from forecaster.db.repo.watermarks import ensure_series_with_watermark
 from forecaster.db.session import transaction
 from forecaster.db.time_range import TimeRange
-from forecaster.series.regular import regularize
 from pipelines.context import AppContext
-from pipelines.detect.run import series_state, train_at_cutoff
+from pipelines.detect.run import database_io
+from pipelines.detect.walk_forward import WalkForward
+from pipelines.reading import regular
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,6 @@ class RetrainOutcome:
     series: str
     trained: bool
     detail: str
-    drift: float | None = None
 
 
 def drift_ratio(context: AppContext, pipeline: PipelineSettings, name: str) -> float | None:
@@ -38,30 +35,23 @@ def drift_ratio(context: AppContext, pipeline: PipelineSettings, name: str) -> f
     validation MAE of the newest walk-forward model; None while either is unknown."""
     window = pipeline.training.drift_window
     with transaction(context.sessions) as session:
-        row, mark = ensure_series_with_watermark(session=session, pipeline=pipeline.name, name=name)
-        if mark is None:
+        state = database_io(context, pipeline).source(session).state(name)
+        if state.watermark is None or not state.versions:
             return None
-        versions = [
-            v
-            for v in list_model_versions(session=session, pipeline=pipeline.name, series_id=row.id)
-            if isinstance(v.metrics, dict) and "cutoff_step" in v.metrics
-        ]
-        if not versions:
-            return None
-        newest = max(versions, key=lambda v: (int(v.metrics["cutoff_step"]), v.version))
-        reference = newest.metrics.get("mae")
+        reference = max(state.versions, key=lambda v: (v.cutoff, v.version)).mae
+        mark = state.watermark.to_pydatetime()
         predicted = recent_one_step_predictions(
-            session=session, pipeline=pipeline.name, series_id=row.id, until=mark, limit=window
+            session=session,
+            pipeline=pipeline.name,
+            series_id=state.series_id,
+            until=mark,
+            limit=window,
         )
-        if len(predicted) < window // 2:
+        if reference is None or len(predicted) < window // 2:
             return None
         observed = context.source(pipeline.name).read(
-            session,
-            name,
-            TimeRange(start=predicted.index[0].to_pydatetime(), end=mark),
+            session, name, TimeRange(start=predicted.index[0].to_pydatetime(), end=mark)
         )
-    if not isinstance(reference, int | float) or not np.isfinite(reference) or reference <= 0:
-        return None
     errors = (observed.reindex(predicted.index) - predicted).abs().dropna()
     if len(errors) < window // 2:
         return None
@@ -76,24 +66,25 @@ def retrain_series(
     False when there is nothing to do: no model yet (the first one comes from the detection
     cycle), or a model already ends at the watermark.
     """
+    frequency = pipeline.preprocess.frequency
     with transaction(context.sessions) as session:
-        state = series_state(session, pipeline, name)
-        if not state.scored:
+        state = database_io(context, pipeline).source(session).state(name)
+        frequency = frequency or state.stored_frequency
+        if state.watermark is None or not state.chain or frequency is None:
             return False
-        assert state.watermark is not None and state.frequency is not None
         # The watermark's grid step: read a little history to place it on the grid.
-        offset = pd.tseries.frequencies.to_offset(state.frequency)
-        start = (pd.Timestamp(state.watermark) - 4 * offset).to_pydatetime()
+        start = state.watermark - 4 * to_offset(frequency)
         tail = context.source(pipeline.name).read(
-            session, name, TimeRange(start=start, end=state.watermark)
+            session,
+            name,
+            TimeRange(start=start.to_pydatetime(), end=state.watermark.to_pydatetime()),
         )
     if tail.empty:
         return False
-    span = regularize(tail.rename(name), state.frequency, pipeline.preprocess.max_gap_fill)
-    cutoff = int(span.steps[-1])
+    cutoff = int(regular(tail, pipeline, name, frequency=frequency).steps[-1])
     if cutoff <= state.chain[-1]:
         return False
-    train_at_cutoff(context, pipeline, name, state.series_id, cutoff, reason=reason)
+    WalkForward(context, pipeline).train_at(state, cutoff, frequency=frequency, reason=reason)
     return True
 
 
@@ -110,8 +101,8 @@ def retrain_if_needed(
     ratio = drift_ratio(context, pipeline, name)
     if ratio is None or ratio <= factor:
         detail = "no drift" if ratio is not None else "too few scored points"
-        return RetrainOutcome(name, False, detail, ratio)
+        return RetrainOutcome(name, False, detail)
     trained = retrain_series(
         context, pipeline, name, reason=f"drift: error {ratio:.2f}x validation"
     )
-    return RetrainOutcome(name, trained, f"drift {ratio:.2f}x", ratio)
+    return RetrainOutcome(name, trained, f"drift {ratio:.2f}x")

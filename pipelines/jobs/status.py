@@ -7,12 +7,14 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from forecaster.db.repo.model_versions import latest_model_version
 from forecaster.db.repo.series import find_series
 from forecaster.db.repo.watermarks import get_watermark
 from forecaster.db.session import transaction
 from forecaster.db.tables import PipelineRun
+from forecaster.io.sources import SeriesSource
 from pipelines.context import AppContext
 from pipelines.selection import select_series
 
@@ -52,46 +54,35 @@ def pipeline_status(context: AppContext, now: datetime) -> list[PipelineStatus]:
                 .order_by(PipelineRun.started_at.desc(), PipelineRun.id.desc())
                 .limit(1)
             ).first()
-            errors = _errors_by_series(last_run.error if last_run else None)
+            errors = (last_run.series_errors or {}) if last_run else {}
             source = context.source(pipeline.name)
-            rows = []
-            for name in names:
-                found = find_series(session=session, name=name)
-                mark = model = None
-                if found is not None:
-                    mark = get_watermark(
-                        session=session, pipeline=pipeline.name, series_id=found.id
-                    )
-                    model = latest_model_version(
-                        session=session, pipeline=pipeline.name, series_id=found.id
-                    )
-                newest = source.newest(session, name)
-                lag = None
-                if mark is not None and newest is not None:
-                    lag = max(pd.Timestamp(newest) - pd.Timestamp(mark), pd.Timedelta(0))
-                rows.append(
-                    SeriesStatus(
-                        pipeline=pipeline.name,
-                        series=name,
-                        watermark=mark,
-                        newest=newest.to_pydatetime() if newest is not None else None,
-                        lag=lag,
-                        model_version=model.version if model else None,
-                        model_trained_at=model.created_at if model else None,
-                        error=errors.get(name),
-                    )
-                )
+            rows = [
+                _series_status(session, source, pipeline.name, name, errors.get(name))
+                for name in names
+            ]
         result.append(PipelineStatus(name=pipeline.name, series=rows, last_run=last_run))
     return result
 
 
-def _errors_by_series(text: str | None) -> dict[str, str]:
-    """Split a run's error column ('series: message; series: message') back by series."""
-    if not text:
-        return {}
-    errors = {}
-    for part in text.split("; "):
-        name, sep, message = part.partition(": ")
-        if sep:
-            errors[name] = message
-    return errors
+def _series_status(
+    session: Session, source: SeriesSource, pipeline: str, name: str, error: str | None
+) -> SeriesStatus:
+    found = find_series(session=session, name=name)
+    mark = model = None
+    if found is not None:
+        mark = get_watermark(session=session, pipeline=pipeline, series_id=found.id)
+        model = latest_model_version(session=session, pipeline=pipeline, series_id=found.id)
+    newest = source.newest(session, name)
+    lag = None
+    if mark is not None and newest is not None:
+        lag = max(pd.Timestamp(newest) - pd.Timestamp(mark), pd.Timedelta(0))
+    return SeriesStatus(
+        pipeline=pipeline,
+        series=name,
+        watermark=mark,
+        newest=newest.to_pydatetime() if newest is not None else None,
+        lag=lag,
+        model_version=model.version if model else None,
+        model_trained_at=model.created_at if model else None,
+        error=error,
+    )

@@ -6,17 +6,17 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-import pandas as pd
 from sqlalchemy.orm import Session
 
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.repo.series import ensure_series
 from forecaster.db.session import transaction
 from forecaster.db.time_range import TimeRange
-from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesUnusable
-from forecaster.series.regular import RegularSeries, regularize
+from forecaster.errors import ModelArtifactError, ModelNotFound
+from forecaster.series.regular import RegularSeries
 from pipelines.context import AppContext
 from pipelines.model_runtime import ActiveModel, version_id_of
+from pipelines.reading import regular
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +37,12 @@ def load_series(
     name: str,
     time_range: TimeRange = TimeRange(),
 ) -> SeriesData:
-    """Read a series through the pipeline's source and put it on its regular grid."""
-    raw = context.source(pipeline.name).read(session, name, time_range)
+    """Read a series through the pipeline's source and put it on its regular grid (a series
+    of a user's table gets its row here: models are recorded against it)."""
+    raw = context.source(pipeline.name).read(session, name, time_range)  # unknown: an error
     row = ensure_series(session=session, name=name)
     frequency = pipeline.preprocess.frequency or row.frequency
-    if raw.empty:
-        raise SeriesUnusable(f"series {name!r} has no points in {_describe(time_range)}")
-    data = regularize(raw.rename(name), frequency, pipeline.preprocess.max_gap_fill)
+    data = regular(raw, pipeline, name, frequency=frequency, time_range=time_range)
     return SeriesData(series_id=row.id, name=name, data=data)
 
 
@@ -98,11 +97,3 @@ def current_model(
         settings=pipeline.model,
         reason=reason,
     )
-
-
-def _describe(time_range: TimeRange) -> str:
-    if time_range.start is None and time_range.end is None:
-        return "the source"
-    start = pd.Timestamp(time_range.start).isoformat() if time_range.start else "the start"
-    end = pd.Timestamp(time_range.end).isoformat() if time_range.end else "the end"
-    return f"{start} .. {end}"

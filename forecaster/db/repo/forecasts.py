@@ -38,20 +38,20 @@ def upsert_forecasts(
     series_id: int,
     model_version_id: int | None,
     rows: Sequence[ForecastRow],
+    now: datetime,
 ) -> int:
     """Insert or replace forecasts keyed by (pipeline, series, issued_at, ts); returns the count."""
-    return upsert_forecast_rows(
-        session=session,
-        rows=forecast_payload(
-            pipeline=pipeline, series_id=series_id, model_version_id=model_version_id, rows=rows
-        ),
+    payload = forecast_payload(
+        pipeline=pipeline, series_id=series_id, model_version_id=model_version_id, rows=rows
     )
+    return upsert_forecast_rows(session=session, rows=payload, now=now)
 
 
-def upsert_forecast_rows(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """`upsert_forecasts` of rows already in column form (several series in one statement)."""
+def upsert_forecast_rows(*, session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> int:
+    """`upsert_forecasts` of rows already in column form (several series in one statement);
+    `now` is their `created_at` when they are new."""
     keys = ("pipeline", "series_id", "issued_at", "ts")
-    return upsert_rows(session, Forecast.__table__, keys, rows)
+    return upsert_rows(session, Forecast.__table__, keys, [{**r, "created_at": now} for r in rows])
 
 
 def forecast_payload(

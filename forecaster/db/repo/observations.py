@@ -13,9 +13,7 @@ from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from forecaster.db.repo.upsert import UPSERT_BATCH_ROWS, dialect_insert
-from forecaster.db.tables import (
-    Observation,
-)
+from forecaster.db.tables import Observation, Series
 from forecaster.db.time_range import TimeRange
 
 
@@ -113,6 +111,29 @@ def read_observations_of(
         for series_id, ts, value in rows:
             by_series[series_id].append((ts, value))
         found.update({i: points_from_rows(points) for i, points in by_series.items()})
+    return found
+
+
+def newest_observations_of(
+    *, session: Session, series_ids: Sequence[int]
+) -> dict[int, pd.Timestamp | None]:
+    """Time of each series' newest observation, in one query per 500 series (a correlated
+    max per series, which both databases answer from the primary key index)."""
+    found: dict[int, pd.Timestamp | None] = {}
+    ids = list(series_ids)
+    for first in range(0, len(ids), 500):
+        newest = (
+            select(func.max(Observation.ts))
+            .where(Observation.series_id == Series.id)
+            .correlate(Series)
+            .scalar_subquery()
+        )
+        rows = session.execute(
+            select(Series.id, newest).where(Series.id.in_(ids[first : first + 500]))
+        )
+        found.update(
+            {sid: None if ts is None else pd.Timestamp(ts).tz_convert("UTC") for sid, ts in rows}
+        )
     return found
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from forecaster.db.tables import (
@@ -121,3 +121,14 @@ def list_series(*, session: Session) -> list[SeriesSummary]:
         )
         for s, points, first_ts, last_ts in rows
     ]
+
+
+def record_frequencies(*, session: Session, frequencies: Mapping[int, str]) -> None:
+    """Store the frequency a series was first processed with, where none is stored yet (later
+    reads need no inference)."""
+    for series_id, frequency in frequencies.items():
+        session.execute(
+            update(Series)
+            .where(Series.id == series_id, Series.frequency.is_(None))
+            .values(frequency=frequency)
+        )

@@ -10,17 +10,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 UPSERT_BATCH_ROWS = 5_000
+# Columns written when a row is inserted and kept when an upsert finds it: when it was first
+# written, not when it was last rewritten.
+INSERT_ONLY = frozenset({"created_at", "detected_at"})
 
 
 def upsert_rows(
     session: Session, table: Any, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]
 ) -> int:
-    """Batched insert-or-update of dict rows on the unique key `keys`."""
+    """Batched insert-or-update of dict rows on the unique key `keys` (the rows share their
+    columns); an existing row keeps its INSERT_ONLY columns."""
     if not rows:
         return 0
-    statement = upsert_statement(
-        session.get_bind().dialect.name, table, keys, tuple(c for c in rows[0] if c not in keys)
-    )
+    updated = tuple(c for c in rows[0] if c not in keys and c not in INSERT_ONLY)
+    statement = upsert_statement(session.get_bind().dialect.name, table, keys, updated)
     for start in range(0, len(rows), UPSERT_BATCH_ROWS):
         session.execute(statement, list(rows[start : start + UPSERT_BATCH_ROWS]))
     return len(rows)
@@ -40,10 +43,12 @@ def upsert_statement(
 
 
 def dialect_insert(session: Session) -> Any:
+    """The INSERT construct of the session's dialect (with ON CONFLICT clauses)."""
     return insert_for(session.get_bind().dialect.name)
 
 
 def insert_for(dialect: str) -> Any:
+    """The INSERT construct of a dialect by name."""
     if dialect == "postgresql":
         return postgresql.insert
     if dialect == "sqlite":

@@ -15,7 +15,6 @@ from forecaster.db.tables import (
     Series,
     Watermark,
 )
-from forecaster.db.types import utcnow
 
 
 def ensure_series_with_watermark(
@@ -60,14 +59,11 @@ def get_watermark(*, session: Session, pipeline: str, series_id: int) -> datetim
     )
 
 
-def watermark_row(pipeline: str, series_id: int, last_ts: datetime) -> dict[str, Any]:
+def watermark_row(
+    pipeline: str, series_id: int, last_ts: datetime, *, now: datetime
+) -> dict[str, Any]:
     """The `watermarks` column values that record a series processed up to `last_ts`."""
-    return {
-        "pipeline": pipeline,
-        "series_id": series_id,
-        "last_ts": last_ts,
-        "updated_at": utcnow(),
-    }
+    return {"pipeline": pipeline, "series_id": series_id, "last_ts": last_ts, "updated_at": now}
 
 
 def set_watermarks(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -1,0 +1,185 @@
+"""A scored step as the rows it writes: one-step forecasts, anomalies, events, forecasts ahead,
+the watermark and the series' frequency; pure (no session)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster.db.repo.forecasts import ForecastRow, forecast_payload
+from forecaster.db.repo.watermarks import watermark_row
+from forecaster.detection.decide import Decisions
+from forecaster.detection.events import EventDraft, OpenEvent, group_events
+from forecaster.detection.severity import severity_of
+from forecaster.model.predict import Forecast
+from forecaster.series.regular import RegularSeries
+from pipelines.detect.state import StoredEvent
+from pipelines.detect.step import Scored, Skipped
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StepRows:
+    """The rows of one step of one series, written in one transaction with its watermark."""
+
+    series_id: int
+    forecasts: list[Row] = field(default_factory=list)
+    anomalies: list[Row] = field(default_factory=list)
+    events: list[Row] = field(default_factory=list)
+    new_events: int = 0  # events among `events` that are new (the first may extend the last)
+    watermark: Row | None = None  # None: the watermark stays (nothing was processed)
+    frequency: str | None = None  # to store on the series row, where none is stored
+
+
+def step_rows(
+    scored: Scored, *, pipeline: str, run_id: int | None, merge_gap: int, now: datetime
+) -> StepRows:
+    """Every row a scored step writes; `now` stamps them."""
+    step, model = scored.step, scored.model
+    series_id = step.state.series_id
+    forecasts: list[Row] = []
+    anomalies: list[Row] = []
+    events: list[Row] = []
+    new_events = 0
+    if model is not None and scored.decisions is not None:
+        ids: Row = {"pipeline": pipeline, "series_id": series_id}
+        forecasts = forecast_payload(
+            pipeline=pipeline,
+            series_id=series_id,
+            model_version_id=model.version_id,
+            rows=one_step_rows(step.span, scored.decisions, model.model.band[0]),
+        )
+        flagged = anomaly_rows(step.span, scored.decisions)
+        written = {"model_version_id": model.version_id, "run_id": run_id, "detected_at": now}
+        anomalies = [{**ids, **row, **written} for row in flagged]
+        drafts, extended = events_of(step.span, scored.decisions, step.state.last_event, merge_gap)
+        stamps = {"run_id": run_id, "created_at": now, "updated_at": now}
+        events = [{**ids, **event_columns(draft), **stamps} for draft in drafts]
+        new_events = len(drafts) - int(extended)
+    if scored.ahead is not None and scored.ahead_model is not None:
+        forecasts += forecast_payload(
+            pipeline=pipeline,
+            series_id=series_id,
+            model_version_id=scored.ahead_model.version_id,
+            rows=forecast_rows(scored.ahead),
+        )
+    mark = watermark_row(pipeline, series_id, step.last_ts.to_pydatetime(), now=now)
+    return StepRows(series_id, forecasts, anomalies, events, new_events, mark, step.new_frequency)
+
+
+def skipped_rows(skipped: Skipped) -> StepRows:
+    """A series waiting for history writes only the frequency it was first read with."""
+    return StepRows(skipped.state.series_id, frequency=skipped.new_frequency)
+
+
+def one_step_rows(span: RegularSeries, decisions: Decisions, band: np.ndarray) -> list[ForecastRow]:
+    """The one-step forecast (step 1, issued at the point before) of every new scored point."""
+    positions = decisions.positions
+    ok = np.isfinite(decisions.predicted) & span.observed[positions]
+    low, high = (float(b) for b in band)
+    scored = positions[ok]
+    values = decisions.predicted[ok].astype(float)
+    # Whole columns converted at once: per-row Timestamp conversions dominated a backfill.
+    return [
+        ForecastRow(issued_at=i, ts=t, step=1, predicted=v, lower=lo, upper=hi)
+        for i, t, v, lo, hi in zip(
+            span.index[scored - 1].to_pydatetime(),
+            span.index[scored].to_pydatetime(),
+            values.tolist(),
+            (values + low).tolist(),
+            (values + high).tolist(),
+            strict=True,
+        )
+    ]
+
+
+def anomaly_rows(span: RegularSeries, decisions: Decisions) -> list[Row]:
+    """The `anomalies` columns of every anomalous point (what, expected, how unusual)."""
+    rows = []
+    for k in np.flatnonzero(decisions.anomalous):
+        position, score = decisions.positions[k], float(decisions.score[k])
+        rows.append(
+            {
+                "ts": span.index[position].to_pydatetime(),
+                "observed": float(span.values[position]),
+                "predicted": float(decisions.predicted[k]),
+                "residual": float(decisions.residual[k]),
+                "threshold": float(decisions.threshold[k]),
+                "score": score,
+                "severity": severity_of(score),
+                "direction": str(decisions.direction[k]),
+            }
+        )
+    return rows
+
+
+def events_of(
+    span: RegularSeries, decisions: Decisions, last: StoredEvent | None, merge_gap: int
+) -> tuple[list[EventDraft], bool]:
+    """The events of a step's anomalous points, the first extending the series' last stored
+    event when close enough to it; and whether it did."""
+    flagged = np.flatnonzero(decisions.anomalous)
+    if not len(flagged):
+        return [], False
+    open_event = None if last is None else _open_event(span, last)
+    positions = decisions.positions[flagged]
+    drafts = group_events(
+        span.index[positions],
+        span.steps[positions],
+        decisions.score[flagged],
+        decisions.direction[flagged],
+        merge_gap=merge_gap,
+        open_event=open_event,
+    )
+    extended = open_event is not None and drafts[0].start_ts == open_event.start_ts
+    return drafts, extended
+
+
+def _open_event(span: RegularSeries, last: StoredEvent) -> OpenEvent:
+    """The stored event with the grid step of its end (None when outside the span read)."""
+    where = span.index.get_indexer(pd.DatetimeIndex([last.end_ts]))[0]
+    return OpenEvent(
+        start_ts=last.start_ts,
+        end_ts=last.end_ts,
+        end_step=int(span.steps[where]) if where >= 0 else None,
+        peak_ts=last.peak_ts,
+        peak_score=last.peak_score,
+        n_points=last.n_points,
+        direction=last.direction,
+    )
+
+
+def event_columns(draft: EventDraft) -> Row:
+    """The `anomaly_events` columns an event draft sets."""
+    return {
+        "start_ts": draft.start_ts.to_pydatetime(),
+        "end_ts": draft.end_ts.to_pydatetime(),
+        "peak_ts": draft.peak_ts.to_pydatetime(),
+        "peak_score": draft.peak_score,
+        "n_points": draft.n_points,
+        "direction": draft.direction,
+        "severity": draft.severity,
+    }
+
+
+def forecast_rows(forecast: Forecast) -> list[ForecastRow]:
+    """The `forecasts` rows of a forecast: steps 1..horizon after its issue time."""
+    return [
+        ForecastRow(
+            issued_at=forecast.issued_at.to_pydatetime(),
+            ts=ts.to_pydatetime(),
+            step=step,
+            predicted=float(p),
+            lower=float(lo),
+            upper=float(hi),
+        )
+        for step, (ts, p, lo, hi) in enumerate(
+            zip(forecast.index, forecast.predicted, forecast.lower, forecast.upper, strict=True),
+            start=1,
+        )
+    ]

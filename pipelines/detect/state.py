@@ -1,0 +1,82 @@
+"""What the database knows of a series when a detection step starts: watermark, models, events."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from forecaster.db.tables import AnomalyEvent, ModelVersion
+
+
+@dataclass(frozen=True)
+class WalkForwardVersion:
+    """A stored walk-forward model: its version number, model_versions id and cut-off."""
+
+    version: int
+    version_id: int
+    cutoff: int  # grid step of the last point it was trained on
+    mae: float | None = None  # its one-step error on its validation span (the drift reference)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """The series' latest `anomaly_events` row, which new anomalies may extend."""
+
+    start_ts: pd.Timestamp
+    end_ts: pd.Timestamp
+    peak_ts: pd.Timestamp
+    peak_score: float
+    n_points: int
+    direction: str
+
+    @classmethod
+    def of(cls, row: AnomalyEvent) -> StoredEvent:
+        return cls(
+            start_ts=pd.Timestamp(row.start_ts),
+            end_ts=pd.Timestamp(row.end_ts),
+            peak_ts=pd.Timestamp(row.peak_ts),
+            peak_score=row.peak_score,
+            n_points=row.n_points,
+            direction=row.direction,
+        )
+
+
+@dataclass(frozen=True)
+class SeriesState:
+    """A series as a pipeline left it: its row, watermark, walk-forward models, last event."""
+
+    name: str
+    series_id: int
+    watermark: pd.Timestamp | None  # every point up to here has been processed
+    stored_frequency: str | None  # the `series.frequency` column
+    versions: tuple[WalkForwardVersion, ...]  # oldest first
+    last_event: StoredEvent | None
+
+    @property
+    def chain(self) -> list[int]:
+        """Training cut-offs (grid steps) of the walk-forward models, ascending."""
+        return sorted({v.cutoff for v in self.versions})
+
+
+def walk_forward_versions(rows: Sequence[ModelVersion]) -> tuple[WalkForwardVersion, ...]:
+    """The walk-forward models among model_versions rows (those with a cut-off), oldest first;
+    a model trained on demand (`forecaster train`) has none and never scores detection."""
+    return tuple(
+        WalkForwardVersion(
+            version=v.version,
+            version_id=v.id,
+            cutoff=int(v.metrics["cutoff_step"]),
+            mae=_finite_positive(v.metrics.get("mae")),
+        )
+        for v in rows
+        if isinstance(v.metrics, dict) and "cutoff_step" in v.metrics
+    )
+
+
+def _finite_positive(value: object) -> float | None:
+    if isinstance(value, int | float) and math.isfinite(value) and value > 0:
+        return float(value)
+    return None

@@ -1,0 +1,79 @@
+"""Which model scores which step: the walk-forward model of a cut-off, loaded or trained now.
+
+A point at grid step t is scored by the model trained on the points up to the cut-off before
+it (the first after `training.initial_points` points, then every `retrain_every` steps, plus
+drift or cron retrainings), so a backfill never uses a model that saw its future.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from forecaster.config.pipeline import PipelineSettings
+from forecaster.db.session import transaction
+from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort
+from forecaster.series.regular import RegularSeries
+from pipelines.context import AppContext
+from pipelines.detect.state import SeriesState
+from pipelines.model_runtime import ActiveModel
+from pipelines.reading import read_regular
+
+log = logging.getLogger(__name__)
+
+
+class WalkForward:
+    """The walk-forward models of one pipeline's series."""
+
+    def __init__(self, context: AppContext, pipeline: PipelineSettings) -> None:
+        self.context = context
+        self.pipeline = pipeline
+
+    def model_for(self, state: SeriesState, cutoff: int, *, frequency: str) -> ActiveModel:
+        """The model of a cut-off: the newest stored one of the pipeline's model settings,
+        else one trained now on the points up to it (on the grid of `frequency`)."""
+        pipeline = self.pipeline
+        for row in reversed([v for v in state.versions if v.cutoff == cutoff]):
+            try:
+                stored = self.context.models.load_version(pipeline.name, state.name, row.version)
+            except (ModelArtifactError, ModelNotFound) as exc:
+                log.warning("%s; retraining", exc)
+                continue
+            if stored.model.settings == pipeline.model:
+                return ActiveModel(
+                    model=stored.model,
+                    version=row.version,
+                    version_id=row.version_id,
+                    path=stored.path,
+                )
+        reason = f"walk-forward cut-off at step {cutoff}"
+        return self.train_at(state, cutoff, frequency=frequency, reason=reason)
+
+    def train_at(
+        self, state: SeriesState, cutoff: int, *, frequency: str, reason: str
+    ) -> ActiveModel:
+        """Train and store the model of a cut-off on the series' points up to that grid step."""
+        return self.context.models.train_and_store(
+            self.context.sessions,
+            pipeline=self.pipeline.name,
+            series=state.name,
+            series_id=state.series_id,
+            data=self._training_data(state.name, cutoff, frequency),
+            settings=self.pipeline.model,
+            reason=reason,
+            extra_metrics={"cutoff_step": cutoff, "reason": reason},
+        )
+
+    def _training_data(self, name: str, cutoff: int, frequency: str) -> RegularSeries:
+        """Regular points with grid step <= cutoff, ending on a real observation (no fill that
+        would depend on a later point), whatever the span a step read."""
+        source = self.context.source(self.pipeline.name)
+        with transaction(self.context.sessions) as session:
+            full = read_regular(source, session, self.pipeline, name, frequency=frequency)
+        stop = int(np.searchsorted(full.steps, cutoff, side="right"))
+        while stop > 0 and not full.observed[stop - 1]:
+            stop -= 1
+        if stop == 0:
+            raise SeriesTooShort(f"series {name!r} has no points before its first training cut-off")
+        return full.head(stop)
