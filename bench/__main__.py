@@ -80,14 +80,32 @@ def run_all(argv: list[str]) -> None:
     }
     with tempfile.TemporaryDirectory(prefix="forecaster-bench-all-") as scratch:
         workdir = Path(scratch)
-        report["backfill"] = _child(workdir, "backfill", [
-            "--series", str(args.series), "--points", str(args.points),
-            "--repeats", str(args.repeats), "--backends", args.backends,
-        ])  # fmt: skip
-        report["memory"] = _child(workdir, "memory", [
-            "--series", str(args.memory_series), "--points", str(args.memory_points),
-            "--repeats", str(args.memory_repeats),
-        ])  # fmt: skip
+        report["backfill"] = _child(
+            workdir,
+            "backfill",
+            [
+                "--series",
+                str(args.series),
+                "--points",
+                str(args.points),
+                "--repeats",
+                str(args.repeats),
+                "--backends",
+                args.backends,
+            ],
+        )
+        report["memory"] = _child(
+            workdir,
+            "memory",
+            [
+                "--series",
+                str(args.memory_series),
+                "--points",
+                str(args.memory_points),
+                "--repeats",
+                str(args.memory_repeats),
+            ],
+        )
         if not args.skip_quality:
             report["quality"] = _child(workdir, "evaluate", _quality_options(workdir, args.quick))
     report["seconds"] = time.perf_counter() - started
@@ -97,10 +115,12 @@ def run_all(argv: list[str]) -> None:
     print(
         f"\n`python -m bench all` in {report['seconds'] / 60:.1f} min; full report: {args.json}\n"
     )
-    print(markdown_table(
-        ["figure", "value", "target", "machine"],
-        [[f["figure"], f["text"], _target(f), report["machine"]] for f in report["figures"]],
-    ))  # fmt: skip
+    print(
+        markdown_table(
+            ["figure", "value", "target", "machine"],
+            [[f["figure"], f["text"], _target(f), report["machine"]] for f in report["figures"]],
+        )
+    )
 
 
 def _child(workdir: Path, command: str, options: list[str]) -> dict[str, Any]:
@@ -142,25 +162,52 @@ def figures(report: dict[str, Any]) -> list[dict[str, Any]]:
     for b in backfill["results"]:
         size = f"{b['series']} x {b['points_per_series']:,} points, {b['backend']}"
         median = f"median of {backfill['repeats']}"
-        add(f"backfill end to end, points/s ({size})", b["backfill_points_per_s"],
+        add(
+            f"backfill end to end, points/s ({size})",
+            b["backfill_points_per_s"],
             f"{b['backfill_points_per_s']:,.0f} ({median}; {b['models_trained']} models trained)",
-            "", None)  # fmt: skip
-        add(f"bare network (sequence mode), points/s ({size})", b["bare_points_per_s"],
-            f"{b['bare_points_per_s']:,.0f} ({median})", "", None)  # fmt: skip
-        add(f"backfill / bare network ({b['backend']})", b["ratio"],
-            f"{b['ratio']:.2f} ({median})", f">= {RATIO_TARGET}",
-            b["ratio"] >= RATIO_TARGET)  # fmt: skip
-    add("peak RSS of the backfill benchmark process", backfill["peak_rss_mib"],
-        f"{backfill['peak_rss_mib']:,} MiB", "", None)  # fmt: skip
+            "",
+            None,
+        )
+        add(
+            f"bare network (sequence mode), points/s ({size})",
+            b["bare_points_per_s"],
+            f"{b['bare_points_per_s']:,.0f} ({median})",
+            "",
+            None,
+        )
+        add(
+            f"backfill / bare network ({b['backend']})",
+            b["ratio"],
+            f"{b['ratio']:.2f} ({median})",
+            f">= {RATIO_TARGET}",
+            b["ratio"] >= RATIO_TARGET,
+        )
+    add(
+        "peak RSS of the backfill benchmark process",
+        backfill["peak_rss_mib"],
+        f"{backfill['peak_rss_mib']:,} MiB",
+        "",
+        None,
+    )
     m = report["memory"]["result"]
     size = f"{m['series']} x {m['points_per_series']:,} = {m['points']:,} points, {m['backend']}"
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in m["phase_seconds"].items())
     rss = m["peak_rss_mib"]
-    add(f"large backfill peak RSS ({size})", rss,
+    add(
+        f"large backfill peak RSS ({size})",
+        rss,
         f"{rss:,.0f} MiB ({m['peak_rss_before_backfill_mib']:,.0f} MiB before the backfill)",
-        f"< {RSS_TARGET_MIB} MiB", rss < RSS_TARGET_MIB)  # fmt: skip
-    add(f"large backfill points/s ({size})", m["points_per_s"],
-        f"{m['points_per_s']:,.0f} ({phases})", "", None)  # fmt: skip
+        f"< {RSS_TARGET_MIB} MiB",
+        rss < RSS_TARGET_MIB,
+    )
+    add(
+        f"large backfill points/s ({size})",
+        m["points_per_s"],
+        f"{m['points_per_s']:,.0f} ({phases})",
+        "",
+        None,
+    )
     if "quality" in report:
         rows.extend(_quality_rows(report["quality"]))
     return rows
@@ -168,27 +215,36 @@ def figures(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _quality_rows(quality: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    targets = {"standard": ("NAB standard", 65.0), "reward_low_FP_rate": ("NAB low FP", None),
-               "reward_low_FN_rate": ("NAB low FN", None)}  # fmt: skip
+    targets = {
+        "standard": ("NAB standard", 65.0),
+        "reward_low_FP_rate": ("NAB low FP", None),
+        "reward_low_FN_rate": ("NAB low FN", None),
+    }
     product, baseline = quality["forecaster"]["total"], quality["baseline"]["total"]
     files = product["files"]
     for profile, (label, target) in targets.items():
         ours, theirs = product["nab"][profile]["score"], baseline["nab"][profile]["score"]
-        rows.append({
-            "figure": f"{label} score, forecaster ({files} NAB files)", "value": ours,
-            "text": f"{_score(ours)} (baseline {_score(theirs)})",
-            "target": "" if target is None else f">= {target:.0f}",
-            "met": None if target is None or ours is None else ours >= target,
-        })  # fmt: skip
+        rows.append(
+            {
+                "figure": f"{label} score, forecaster ({files} NAB files)",
+                "value": ours,
+                "text": f"{_score(ours)} (baseline {_score(theirs)})",
+                "target": "" if target is None else f">= {target:.0f}",
+                "met": None if target is None or ours is None else ours >= target,
+            }
+        )
     for key in ("precision", "recall", "f1"):
         ours, theirs = product["events"][key], baseline["events"][key]
         target = 0.6 if key == "f1" else None
-        rows.append({
-            "figure": f"event {key}, forecaster ({files} NAB files)", "value": ours,
-            "text": f"{ours:.2f} (baseline {theirs:.2f})",
-            "target": "" if target is None else f">= {target}",
-            "met": None if target is None else ours >= target,
-        })  # fmt: skip
+        rows.append(
+            {
+                "figure": f"event {key}, forecaster ({files} NAB files)",
+                "value": ours,
+                "text": f"{ours:.2f} (baseline {theirs:.2f})",
+                "target": "" if target is None else f">= {target}",
+                "met": None if target is None else ours >= target,
+            }
+        )
     return rows
 
 

@@ -151,11 +151,15 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({k: v for k, v in report.items() if k != "results"}, indent=2))
     print(f"\nmedian of {args.repeats} runs")
     rows = [
-        [f["backend"], f"{f['series']} x {f['points_per_series']:,}",
-         f"{f['backfill_points_per_s']:,.0f}", f"{f['bare_points_per_s']:,.0f}",
-         f"{f['ratio']:.2f}"]
+        [
+            f["backend"],
+            f"{f['series']} x {f['points_per_series']:,}",
+            f"{f['backfill_points_per_s']:,.0f}",
+            f"{f['bare_points_per_s']:,.0f}",
+            f"{f['ratio']:.2f}",
+        ]
         for f in figures
-    ]  # fmt: skip
+    ]
     headers = ["backend", "series x points", "backfill points/s", "bare network points/s", "ratio"]
     print(markdown_table(headers, rows))
     if args.json:

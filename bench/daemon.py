@@ -37,9 +37,9 @@ from forecaster.db.repo.observations import upsert_observations
 from forecaster.db.repo.series import create_series
 from forecaster.db.session import transaction
 from forecaster.db.types import UTCDateTime
+from forecaster.detection.decide import Detector
 from pipelines.context import AppContext, open_context
 from pipelines.daemon.cycles import Cycles
-from forecaster.detection.decide import Detector
 from pipelines.detect import step
 
 HISTORY = 3200  # points per series: more than the scoring context a cycle reads
@@ -78,31 +78,40 @@ def build(context: AppContext, series: int) -> list[int]:
     with context.engine.begin() as connection:
         for name in names:
             connection.execute(
-                text("INSERT INTO series (name, kind, frequency, created_at) "
-                     "SELECT :n, kind, frequency, created_at FROM series WHERE id = 1"),
+                text(
+                    "INSERT INTO series (name, kind, frequency, created_at) "
+                    "SELECT :n, kind, frequency, created_at FROM series WHERE id = 1"
+                ),
                 {"n": name},
-            )  # fmt: skip
+            )
         ids = [r[0] for r in connection.execute(text("SELECT id FROM series ORDER BY id"))]
         clones = "SELECT id FROM series WHERE id > 1"
-        connection.execute(text(
-            f"INSERT INTO observations (series_id, ts, value) SELECT s.id, o.ts, o.value "
-            f"FROM observations o, ({clones}) s WHERE o.series_id = 1"
-        ))  # fmt: skip
-        connection.execute(text(
-            f"INSERT INTO watermarks (pipeline, series_id, last_ts, updated_at) "
-            f"SELECT w.pipeline, s.id, w.last_ts, w.updated_at FROM watermarks w, ({clones}) s "
-            f"WHERE w.series_id = 1"
-        ))  # fmt: skip
+        connection.execute(
+            text(
+                f"INSERT INTO observations (series_id, ts, value) SELECT s.id, o.ts, o.value "
+                f"FROM observations o, ({clones}) s WHERE o.series_id = 1"
+            )
+        )
+        connection.execute(
+            text(
+                f"INSERT INTO watermarks (pipeline, series_id, last_ts, updated_at) "
+                f"SELECT w.pipeline, s.id, w.last_ts, w.updated_at FROM watermarks w, ({clones}) s "
+                f"WHERE w.series_id = 1"
+            )
+        )
     clone_models(context, "default", "s0000", names)
     with context.engine.begin() as connection:
-        connection.execute(text(
-            f"INSERT INTO forecasts (pipeline, series_id, issued_at, ts, step, predicted, lower, "
-            f"upper, model_version_id, created_at) SELECT f.pipeline, s.id, f.issued_at, f.ts, "
-            f"f.step, f.predicted, f.lower, f.upper, mv.id, f.created_at FROM forecasts f "
-            f"CROSS JOIN ({clones}) s JOIN model_versions m0 ON m0.id = f.model_version_id "
-            f"JOIN model_versions mv ON mv.series_id = s.id AND mv.version = m0.version "
-            f"WHERE f.series_id = 1"
-        ))  # fmt: skip
+        connection.execute(
+            text(
+                "INSERT INTO forecasts (pipeline, series_id, issued_at, ts, step, predicted, "
+                "lower, upper, model_version_id, created_at) "
+                "SELECT f.pipeline, s.id, f.issued_at, f.ts, "
+                "f.step, f.predicted, f.lower, f.upper, mv.id, f.created_at FROM forecasts f "
+                f"CROSS JOIN ({clones}) s JOIN model_versions m0 ON m0.id = f.model_version_id "
+                f"JOIN model_versions mv ON mv.series_id = s.id AND mv.version = m0.version "
+                f"WHERE f.series_id = 1"
+            )
+        )
     print(f"  copied to {len(names)} more series in {time.perf_counter() - started:.1f} s")
     return ids
 
@@ -189,14 +198,27 @@ def main() -> None:
             print(f"{backend}: {args.series} series, one new point each", flush=True)
             figures.append(measure(backend, args.series, args.cycles, Path(scratch)))
     print(f"\nmachine: {machine()}; peak RSS {peak_rss_mib():,.0f} MiB")
-    headers = ["backend", "series", "first cycle (s)", "cycle, median (s)", "network",
-               "detection", "database + rest"]  # fmt: skip
+    headers = [
+        "backend",
+        "series",
+        "first cycle (s)",
+        "cycle, median (s)",
+        "network",
+        "detection",
+        "database + rest",
+    ]
     rows = [
-        [f["backend"], str(f["series"]), f"{f['cold_cycle_seconds']:.1f}",
-         f"{f['warm_cycle_seconds_median']:.1f}", f"{f['share_network']:.0%}",
-         f"{f['share_detection']:.0%}", f"{f['share_database_and_rest']:.0%}"]
+        [
+            f["backend"],
+            str(f["series"]),
+            f"{f['cold_cycle_seconds']:.1f}",
+            f"{f['warm_cycle_seconds_median']:.1f}",
+            f"{f['share_network']:.0%}",
+            f"{f['share_detection']:.0%}",
+            f"{f['share_database_and_rest']:.0%}",
+        ]
         for f in figures
-    ]  # fmt: skip
+    ]
     print(markdown_table(headers, rows))
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "figures": figures}, indent=2))

@@ -49,8 +49,10 @@ def main() -> None:
     print(f"machine: {machine()}; {seconds / 60:.1f} min; peak RSS {peak_rss_mib():,.0f} MiB")
     print("| group | files | detector | NAB standard | low FP | low FN | precision | recall | F1 |")
     print("|---|---|---|---|---|---|---|---|---|")
-    groups = [(n, result.product.categories[n], result.baseline.categories[n])
-              for n in sorted(result.product.categories)]  # fmt: skip
+    groups = [
+        (n, result.product.categories[n], result.baseline.categories[n])
+        for n in sorted(result.product.categories)
+    ]
     groups.append(("total", result.product.total, result.baseline.total))
     for name, product, baseline in groups:
         print(row(name, "forecaster", product))

@@ -119,13 +119,24 @@ def main(argv: list[str] | None = None) -> None:
     }
     print(json.dumps({k: v for k, v in report.items() if k != "result"}, indent=2))
     f = figures
-    rows = [[
-        f["backend"], f"{f['series']} x {f['points_per_series']:,}",
-        f"{f['peak_rss_mib']:,.0f}", f"{f['points_per_s']:,.0f}",
-        *(f"{f['phase_seconds'][p]:.0f}" for p in ("load", "train_template", "backfill")),
-    ]]  # fmt: skip
-    headers = ["backend", "series x points", "peak RSS (MiB)", "points/s", "load (s)",
-               "train template (s)", "backfill (s)"]  # fmt: skip
+    rows = [
+        [
+            f["backend"],
+            f"{f['series']} x {f['points_per_series']:,}",
+            f"{f['peak_rss_mib']:,.0f}",
+            f"{f['points_per_s']:,.0f}",
+            *(f"{f['phase_seconds'][p]:.0f}" for p in ("load", "train_template", "backfill")),
+        ]
+    ]
+    headers = [
+        "backend",
+        "series x points",
+        "peak RSS (MiB)",
+        "points/s",
+        "load (s)",
+        "train template (s)",
+        "backfill (s)",
+    ]
     print(markdown_table(headers, rows))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -176,9 +176,12 @@ def kill_after_first_commits(work: Path, url: str) -> None:
     """Start a backfill and SIGKILL it once some chunks (not all) have committed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORECASTER_")}
     process = subprocess.Popen(
-        [str(FORECASTER), "backfill"], cwd=work, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [str(FORECASTER), "backfill"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     engine = create_engine(url)
     deadline = time.monotonic() + 240
     try:

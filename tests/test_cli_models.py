@@ -80,9 +80,15 @@ def test_train_errors_are_clear(workdir: tuple[Path, str | None]) -> None:
     missing = run_cli("train", "--series", "nope", cwd=cwd, db_url=url, check=False)
     assert missing.returncode == 1 and "no series named 'nope'" in missing.stderr
     short = run_cli(
-        "train", "--series", "room 1", "--until", "2024-03-01 03:00", cwd=cwd, db_url=url,
+        "train",
+        "--series",
+        "room 1",
+        "--until",
+        "2024-03-01 03:00",
+        cwd=cwd,
+        db_url=url,
         check=False,
-    )  # fmt: skip
+    )
     assert short.returncode == 1 and "too short to train on" in short.stderr
     bad = run_cli("train", "--series", "room 1", "--until", "soon", cwd=cwd, check=False)
     assert bad.returncode == 1 and "--until: cannot read 'soon'" in bad.stderr

@@ -166,9 +166,11 @@ def test_daemon_cycles_write_the_same_rows_as_one_backfill(
         with context.engine.connect() as connection:
             steps = connection.execute(text("SELECT max(step) FROM forecasts")).scalar()
             fresh = connection.execute(
-                text("SELECT count(*) FROM forecasts WHERE issued_at = (SELECT max(last_ts) FROM "
-                     "watermarks)")
-            ).scalar()  # fmt: skip
+                text(
+                    "SELECT count(*) FROM forecasts WHERE issued_at = (SELECT max(last_ts) FROM "
+                    "watermarks)"
+                )
+            ).scalar()
     finally:
         context.close()
     assert scored_rows(db_url) == scored_rows(reference_url)
@@ -252,9 +254,11 @@ def test_catch_up_after_downtime_processes_the_backlog_in_chunks(
         with context.engine.connect() as connection:
             mark = connection.execute(text("SELECT last_ts FROM watermarks")).scalar()
             runs = connection.execute(
-                text("SELECT series_count, points_read, status, cycle_at FROM pipeline_runs "
-                     "WHERE kind = 'daemon-detect' ORDER BY id")
-            ).all()  # fmt: skip
+                text(
+                    "SELECT series_count, points_read, status, cycle_at FROM pipeline_runs "
+                    "WHERE kind = 'daemon-detect' ORDER BY id"
+                )
+            ).all()
         assert str(mark).startswith("2024-05-14 12:45")
         assert [(r[0], r[1], r[2]) for r in runs] == [(1, 200, "ok"), (1, 900, "ok")]
         # The same cycle again finds the series done: leases mark it for this cycle.
@@ -290,9 +294,16 @@ def test_drift_retrains_at_the_watermark_and_later_points_use_the_new_model(
     frame = pd.read_csv(tmp_path / "s.csv")
     frame.loc[450:, "value"] = frame.loc[450:, "value"] * 3 - 20  # the process changes
     frame.to_csv(tmp_path / "s.csv", index=False)
-    context = migrated(db_url, tmp_path / "daemon", training={
-        "initial_points": 200, "retrain_every": 5000, "drift_window": 100, "drift_factor": 1.5,
-    })  # fmt: skip
+    context = migrated(
+        db_url,
+        tmp_path / "daemon",
+        training={
+            "initial_points": 200,
+            "retrain_every": 5000,
+            "drift_window": 100,
+            "drift_factor": 1.5,
+        },
+    )
     try:
         cycles = Cycles(context, clock=lambda: CYCLE)
         pipeline = context.settings.pipeline(None)
@@ -312,10 +323,12 @@ def test_drift_retrains_at_the_watermark_and_later_points_use_the_new_model(
         cycles.detect("default", CYCLE + timedelta(minutes=2))
         with context.engine.connect() as connection:
             versions = connection.execute(
-                text("SELECT v.version, min(f.ts), max(f.ts) FROM forecasts f JOIN "
-                     "model_versions v ON v.id = f.model_version_id WHERE f.step = 1 "
-                     "GROUP BY v.version ORDER BY v.version")
-            ).all()  # fmt: skip
+                text(
+                    "SELECT v.version, min(f.ts), max(f.ts) FROM forecasts f JOIN "
+                    "model_versions v ON v.id = f.model_version_id WHERE f.step = 1 "
+                    "GROUP BY v.version ORDER BY v.version"
+                )
+            ).all()
     finally:
         context.close()
     assert [v[0] for v in versions] == [1, 2]
@@ -335,10 +348,14 @@ def test_a_dead_replicas_series_go_to_the_others_when_its_lease_expires(
         # A replica claims the series for the next cycle and dies without releasing it.
         with context.sessions.begin() as session:
             claimed = claim_series(
-                session=session, pipeline="default", job="detect",
-                cycle_at=CYCLE + timedelta(minutes=1), owner="dead", now=CYCLE,
+                session=session,
+                pipeline="default",
+                job="detect",
+                cycle_at=CYCLE + timedelta(minutes=1),
+                owner="dead",
+                now=CYCLE,
                 lease_until=CYCLE + timedelta(seconds=600),
-            )  # fmt: skip
+            )
         assert claimed == [1]
         # While the lease lives, nobody else takes the series ...
         assert survivor.detect("default", CYCLE + timedelta(minutes=2)).series == 0
@@ -397,8 +414,9 @@ def test_an_outage_while_a_claim_is_written_retries_the_claim_and_loses_nothing(
 
     real_url = server.create_database("claim_outage")
     proxy = TcpProxy(5432)
-    context = migrated(real_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"),
-                       tmp_path / "daemon")  # fmt: skip
+    context = migrated(
+        real_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"), tmp_path / "daemon"
+    )
     try:
         cycles = Cycles(context, clock=lambda: CYCLE)
         for name in "ab":
@@ -496,10 +514,12 @@ def test_two_replicas_on_postgresql_process_each_series_once_per_cycle(
     engine = create_engine(url)
     with engine.connect() as connection:
         cycles = connection.execute(
-            text("SELECT cycle_at, sum(series_count), count(DISTINCT replica), "
-                 "bool_and(status IN ('ok', 'stopped')) FROM pipeline_runs "
-                 "WHERE kind = 'daemon-detect' GROUP BY cycle_at ORDER BY cycle_at")
-        ).all()  # fmt: skip
+            text(
+                "SELECT cycle_at, sum(series_count), count(DISTINCT replica), "
+                "bool_and(status IN ('ok', 'stopped')) FROM pipeline_runs "
+                "WHERE kind = 'daemon-detect' GROUP BY cycle_at ORDER BY cycle_at"
+            )
+        ).all()
         replicas_seen = connection.execute(
             text("SELECT count(DISTINCT replica) FROM pipeline_runs")
         ).scalar()
@@ -576,8 +596,12 @@ def test_a_cycle_with_stored_models_never_loads_tensorflow(tmp_path: Path) -> No
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORECASTER_")}
     result = subprocess.run(
         [str(FORECASTER.with_name("python")), "-c", script],
-        cwd=work, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["50", "0", "0", "False", "False"], result.stdout
 

@@ -106,21 +106,39 @@ def test_plot_command(quick_demo: tuple[Path, str], tmp_path: Path) -> None:
     config = ("-c", str(directory / CONFIG_FILE))
     png = tmp_path / "vix.png"
     drawn = run_cli(
-        "plot", *config, "--series", "vix", "--start", "2024-01-01", "--out", str(png),
+        "plot",
+        *config,
+        "--series",
+        "vix",
+        "--start",
+        "2024-01-01",
+        "--out",
+        str(png),
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert "vix" in drawn.stdout
     assert_png(png)
 
-    unknown = run_cli("plot", *config, "--series", "nope", "--out", str(png), cwd=tmp_path,
-                      check=False)  # fmt: skip
+    unknown = run_cli(
+        "plot", *config, "--series", "nope", "--out", str(png), cwd=tmp_path, check=False
+    )
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     assert "no series named 'nope'" in unknown.stderr
 
     empty = run_cli(
-        "plot", *config, "--series", "vix", "--start", "1980-01-01", "--end", "1980-02-01",
-        "--out", str(png), cwd=tmp_path, check=False,
-    )  # fmt: skip
+        "plot",
+        *config,
+        "--series",
+        "vix",
+        "--start",
+        "1980-01-01",
+        "--end",
+        "1980-02-01",
+        "--out",
+        str(png),
+        cwd=tmp_path,
+        check=False,
+    )
     assert empty.returncode == 1 and "Traceback" not in empty.stderr
     assert "series 'vix' has no observations between 1980-01-01" in empty.stderr
 
@@ -178,8 +196,10 @@ def test_sample_data_is_deterministic_and_labelled() -> None:
 
 def test_found_uses_overlap_with_tolerance() -> None:
     t = pd.Timestamp("2025-01-01 10:00", tz="UTC")
-    labels = [Injected("s", "spike", t, t), Injected("s", "drift", t + pd.Timedelta(hours=20),
-                                                    t + pd.Timedelta(hours=30))]  # fmt: skip
+    labels = [
+        Injected("s", "spike", t, t),
+        Injected("s", "drift", t + pd.Timedelta(hours=20), t + pd.Timedelta(hours=30)),
+    ]
     hour = pd.Timedelta(hours=1)
     events = [(t + 3 * hour, t + 4 * hour), (t + 31 * hour, t + 40 * hour)]
     assert found(labels, events, 3 * hour) == [True, True]
@@ -197,23 +217,61 @@ def _seed_plot_data(sessions: sessionmaker[Session]) -> datetime:
         for k in range(48):
             ts = start + k * hour
             session.add(Observation(series_id=series.id, ts=ts, value=float(k % 5)))
-            session.add(Forecast(pipeline="p", series_id=series.id, issued_at=ts - hour, ts=ts,
-                                 step=1, predicted=2.0, lower=1.0, upper=3.0))  # fmt: skip
+            session.add(
+                Forecast(
+                    pipeline="p",
+                    series_id=series.id,
+                    issued_at=ts - hour,
+                    ts=ts,
+                    step=1,
+                    predicted=2.0,
+                    lower=1.0,
+                    upper=3.0,
+                )
+            )
         for step in (1, 2, 3):
             issued = start + 47 * hour
-            session.add(Forecast(pipeline="p", series_id=series.id, issued_at=issued,
-                                 ts=issued + step * hour, step=step, predicted=2.0 + step,
-                                 lower=1.0, upper=5.0 + step))  # fmt: skip
+            session.add(
+                Forecast(
+                    pipeline="p",
+                    series_id=series.id,
+                    issued_at=issued,
+                    ts=issued + step * hour,
+                    step=step,
+                    predicted=2.0 + step,
+                    lower=1.0,
+                    upper=5.0 + step,
+                )
+            )
         for k, score in ((10, 0.97), (11, 0.99), (40, 0.95)):
-            session.add(Anomaly(pipeline="p", series_id=series.id, ts=start + k * hour,
-                                observed=9.0, predicted=2.0, residual=7.0, threshold=1.0,
-                                score=score, severity="high", direction="up"))  # fmt: skip
+            session.add(
+                Anomaly(
+                    pipeline="p",
+                    series_id=series.id,
+                    ts=start + k * hour,
+                    observed=9.0,
+                    predicted=2.0,
+                    residual=7.0,
+                    threshold=1.0,
+                    score=score,
+                    severity="high",
+                    direction="up",
+                )
+            )
         for first, last, score in ((10, 11, 0.99), (40, 40, 0.95)):
-            session.add(AnomalyEvent(pipeline="p", series_id=series.id,
-                                     start_ts=start + first * hour, end_ts=start + last * hour,
-                                     peak_ts=start + last * hour, peak_score=score,
-                                     n_points=last - first + 1, direction="up",
-                                     severity="high"))  # fmt: skip
+            session.add(
+                AnomalyEvent(
+                    pipeline="p",
+                    series_id=series.id,
+                    start_ts=start + first * hour,
+                    end_ts=start + last * hour,
+                    peak_ts=start + last * hour,
+                    peak_score=score,
+                    n_points=last - first + 1,
+                    direction="up",
+                    severity="high",
+                )
+            )
     return start
 
 
@@ -223,9 +281,11 @@ def test_plot_data_reads_a_range_and_draws(sessions: sessionmaker[Session], tmp_
     with sessions() as session:
         everything = load_plot_data(session=session, pipeline="p", name="pump")
         part = load_plot_data(
-            session=session, pipeline="p", name="pump",
+            session=session,
+            pipeline="p",
+            name="pump",
             time_range=TimeRange(start=start + 11 * hour, end=start + 20 * hour),
-        )  # fmt: skip
+        )
         other = load_plot_data(session=session, pipeline="other", name="pump")
     # Every stored step-1 row: one per observation, and the first step of the latest forecast.
     assert len(everything.observed) == 48 and len(everything.predictions) == 49
@@ -279,13 +339,26 @@ def test_the_daemon_keeps_the_demo_current_while_demo_feed_appends(
     before = dict((name, newest) for name, newest, _ in newest_and_watermark())
     daemon = start_daemon(live)
     try:
-        fed = run_cli("demo-feed", "--dir", str(live), "--every", "0.3s", "--count", "12",
-                      "--spike-every", "6", cwd=tmp_path)  # fmt: skip
+        fed = run_cli(
+            "demo-feed",
+            "--dir",
+            str(live),
+            "--every",
+            "0.3s",
+            "--count",
+            "12",
+            "--spike-every",
+            "6",
+            cwd=tmp_path,
+        )
         assert "12 point(s) per sensor appended" in fed.stdout
         assert fed.stdout.count("a spike in") == 2
         # The daemon catches up: every series scored up to its newest point.
-        wait_for(lambda: all(mark == newest for _, newest, mark in newest_and_watermark()),
-                 timeout=120, process=daemon)  # fmt: skip
+        wait_for(
+            lambda: all(mark == newest for _, newest, mark in newest_and_watermark()),
+            timeout=120,
+            process=daemon,
+        )
         status = run_cli("status", "-c", str(live / CONFIG_FILE), cwd=tmp_path).stdout
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -314,8 +387,9 @@ def test_demo_feed_continues_the_daily_cycle_and_spikes_the_sensors_in_turn() ->
 
     index = pd.date_range("2025-01-01", periods=24 * 7, freq="h", tz="UTC")
     cycle = 70 + 4 * np.sin(2 * np.pi * np.arange(len(index)) / 24)
-    state = FeedState(recent={name: pd.Series(cycle, index=index) for name in
-                              ("boiler_temp", "line_pressure")})  # fmt: skip
+    state = FeedState(
+        recent={name: pd.Series(cycle, index=index) for name in ("boiler_temp", "line_pressure")}
+    )
     rng = np.random.default_rng(0)
     ticks = [next_tick(state, rng, spike_every=2) for _ in range(4)]
     assert [t.spiked for t in ticks] == [None, "boiler_temp", None, "line_pressure"]

@@ -93,15 +93,22 @@ def test_group_events_merges_within_gap_and_extends_open_event() -> None:
     assert events[0].direction == "high"
 
     open_event = OpenEvent(
-        start_ts=times[0], end_ts=times[1], end_step=1, peak_ts=times[0], peak_score=0.95,
-        n_points=2, direction="low",
-    )  # fmt: skip
+        start_ts=times[0],
+        end_ts=times[1],
+        end_step=1,
+        peak_ts=times[0],
+        peak_score=0.95,
+        n_points=2,
+        direction="low",
+    )
     extended = group_events(
         times[picks], steps[picks], scores, directions, merge_gap=2, open_event=open_event
     )
     assert (extended[0].start_ts, extended[0].end_ts, extended[0].n_points) == (
-        times[0], times[6], 5,
-    )  # fmt: skip
+        times[0],
+        times[6],
+        5,
+    )
     assert extended[0].peak_score == 0.95 and extended[0].direction == "low"
     far = OpenEvent(**{**open_event.__dict__, "end_step": -10})
     assert (

@@ -36,9 +36,15 @@ def test_evaluate_scores_a_tiny_labelled_corpus(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
 
     result = run_cli(
-        "evaluate", "--data", str(data), "--labels", str(labels), "--out", "report.json",
+        "evaluate",
+        "--data",
+        str(data),
+        "--labels",
+        str(labels),
+        "--out",
+        "report.json",
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert "NAB standard" in result.stdout and "baseline" in result.stdout
     report = json.loads((tmp_path / "report.json").read_text())
     total = report["forecaster"]["total"]
@@ -48,7 +54,12 @@ def test_evaluate_scores_a_tiny_labelled_corpus(tmp_path: Path) -> None:
     assert not (tmp_path / "forecaster.db").exists()  # a scratch database, not the user's
 
     bad = run_cli(
-        "evaluate", "--data", str(tmp_path / "nowhere"), "--labels", str(labels), cwd=tmp_path,
+        "evaluate",
+        "--data",
+        str(tmp_path / "nowhere"),
+        "--labels",
+        str(labels),
+        cwd=tmp_path,
         check=False,
-    )  # fmt: skip
+    )
     assert bad.returncode == 1 and "nowhere" in bad.stderr

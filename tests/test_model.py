@@ -123,8 +123,10 @@ def test_numpy_forward_matches_keras(pool: NetworkPool, settings: ModelSettings)
     network.reset(11)
     rng = np.random.default_rng(3)
     # Trained-looking weights: Keras' initial ones scaled up so every gate matters.
-    network.weights = [w * rng.uniform(0.5, 2.0) + rng.normal(0, 0.1, w.shape).astype(np.float32)
-                       for w in network.weights]  # fmt: skip
+    network.weights = [
+        w * rng.uniform(0.5, 2.0) + rng.normal(0, 0.1, w.shape).astype(np.float32)
+        for w in network.weights
+    ]
     x = rng.normal(0, 1.5, (5, 40, network.n_features)).astype(np.float32)
     expected = network.forward(x)
     forward = RecurrentForward(settings, network.weights)
@@ -156,9 +158,12 @@ def test_incremental_scoring_equals_full_rescoring(
     incremental = one_step_predictions(model, tail, positions)
     np.testing.assert_allclose(incremental, full[-new:], rtol=0, atol=1e-5)
     plan = scoring_plan(
-        tail.steps, tail.segment_starts, window=TINY.window, chunk=TINY.scoring_chunk,
+        tail.steps,
+        tail.segment_starts,
+        window=TINY.window,
+        chunk=TINY.scoring_chunk,
         positions=positions,
-    )  # fmt: skip
+    )
     assert plan.cell_steps <= new + TINY.window + TINY.scoring_chunk
 
 

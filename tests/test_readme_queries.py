@@ -44,19 +44,44 @@ def seed(sessions: sessionmaker[Session]) -> None:
             ts = now - timedelta(hours=hours)
             session.add(Observation(series_id=vix.id, ts=ts, value=30.0))
             session.add(
-                Forecast(pipeline="default", series_id=vix.id, issued_at=ts - timedelta(hours=1),
-                         ts=ts, step=1, predicted=20.0, lower=15.0, upper=25.0)
-            )  # fmt: skip
+                Forecast(
+                    pipeline="default",
+                    series_id=vix.id,
+                    issued_at=ts - timedelta(hours=1),
+                    ts=ts,
+                    step=1,
+                    predicted=20.0,
+                    lower=15.0,
+                    upper=25.0,
+                )
+            )
             session.add(
-                Anomaly(pipeline="default", series_id=vix.id, ts=ts, observed=30.0,
-                        predicted=20.0, residual=10.0, threshold=5.0, score=score,
-                        severity="high", direction="up")
-            )  # fmt: skip
+                Anomaly(
+                    pipeline="default",
+                    series_id=vix.id,
+                    ts=ts,
+                    observed=30.0,
+                    predicted=20.0,
+                    residual=10.0,
+                    threshold=5.0,
+                    score=score,
+                    severity="high",
+                    direction="up",
+                )
+            )
             session.add(
-                AnomalyEvent(pipeline="default", series_id=vix.id, start_ts=ts, end_ts=ts,
-                             peak_ts=ts, peak_score=score, n_points=1, direction="up",
-                             severity="high")
-            )  # fmt: skip
+                AnomalyEvent(
+                    pipeline="default",
+                    series_id=vix.id,
+                    start_ts=ts,
+                    end_ts=ts,
+                    peak_ts=ts,
+                    peak_score=score,
+                    n_points=1,
+                    direction="up",
+                    severity="high",
+                )
+            )
 
 
 def test_readme_queries_run_and_answer(engine: Engine, sessions: sessionmaker[Session]) -> None:

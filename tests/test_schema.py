@@ -148,9 +148,17 @@ def test_naive_timestamps_are_refused(sessions: sessionmaker[Session]) -> None:
 
 def anomaly(series_id: int, score: float = 0.9) -> Anomaly:
     return Anomaly(
-        pipeline="p", series_id=series_id, ts=T0, observed=1, predicted=0, residual=1,
-        threshold=0.5, score=score, severity="high", direction="up",
-    )  # fmt: skip
+        pipeline="p",
+        series_id=series_id,
+        ts=T0,
+        observed=1,
+        predicted=0,
+        residual=1,
+        threshold=0.5,
+        score=score,
+        severity="high",
+        direction="up",
+    )
 
 
 def new_series(session: Session) -> Series:

@@ -43,11 +43,15 @@ def readings(engine: Engine) -> Table:
     )
     metadata.create_all(engine)
     rows = [
-        {"sensor_id": sensor, "recorded_at": datetime(2024, 1, 1, hour),
-         "reading": sensor * 100 + hour, "site": "north"}
+        {
+            "sensor_id": sensor,
+            "recorded_at": datetime(2024, 1, 1, hour),
+            "reading": sensor * 100 + hour,
+            "site": "north",
+        }
         for sensor in (1, 2)
         for hour in range(6)
-    ]  # fmt: skip
+    ]
     rows.append(
         {"sensor_id": 1, "recorded_at": datetime(2024, 1, 1, 6), "reading": None, "site": "n"}
     )

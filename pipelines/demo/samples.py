@@ -118,10 +118,14 @@ def synthetic_series(size: DemoSize = FULL, seed: int = DEMO_SEED) -> list[Sampl
             first, last = _INJECT[kind](values, int(position), shape)
             labels.append(Injected(shape.name, kind, index[first], index[last]))
         sample = SampleSeries(
-            name=shape.name, kind="sensor", unit=shape.unit, frequency=SENSOR_FREQUENCY,
+            name=shape.name,
+            kind="sensor",
+            unit=shape.unit,
+            frequency=SENSOR_FREQUENCY,
             points=pd.Series(np.round(values, 4), index=index, name="value"),
-            labels=labels, label_source="injected",
-        )  # fmt: skip
+            labels=labels,
+            label_source="injected",
+        )
         out.append(sample)
     return out
 
@@ -220,9 +224,14 @@ def sample_series(size: DemoSize = FULL) -> list[SampleSeries]:
         name="value",
     )
     vix = SampleSeries(
-        name="vix", kind="stock", unit="index points", frequency="B", points=closes,
-        labels=vix_labels(closes.index[0], closes.index[-1]), label_source="known events",
-    )  # fmt: skip
+        name="vix",
+        kind="stock",
+        unit="index points",
+        frequency="B",
+        points=closes,
+        labels=vix_labels(closes.index[0], closes.index[-1]),
+        label_source="known events",
+    )
     return [*synthetic_series(size), vix]
 
 

@@ -62,13 +62,23 @@ class DemoProfile:
 # The shipped defaults (16 epochs, 1,024 sequences per epoch, retraining every 2,000 steps)
 # would take about 3.5 minutes on 2 cores for VIX alone: the demo trains less.
 FULL_PROFILE = DemoProfile(
-    size=FULL, epochs=6, max_train_samples=512, patience=2, initial_points=500,
-    retrain_every=4000, train_for_forecast=True,
-)  # fmt: skip
+    size=FULL,
+    epochs=6,
+    max_train_samples=512,
+    patience=2,
+    initial_points=500,
+    retrain_every=4000,
+    train_for_forecast=True,
+)
 QUICK_PROFILE = DemoProfile(
-    size=QUICK, epochs=3, max_train_samples=256, patience=1, initial_points=400,
-    retrain_every=4000, train_for_forecast=False,
-)  # fmt: skip
+    size=QUICK,
+    epochs=3,
+    max_train_samples=256,
+    patience=1,
+    initial_points=400,
+    retrain_every=4000,
+    train_for_forecast=False,
+)
 
 
 def config_text(profile: DemoProfile) -> str:
@@ -183,8 +193,9 @@ def run_demo(
         # The walk-forward models were trained on history before their cut-offs; the forecast
         # of what comes next is made by a model trained on each whole series.
         train = profile.train_for_forecast
-        advance = progress.stage("train on all points and forecast" if train else "forecast",
-                                 len(samples))  # fmt: skip
+        advance = progress.stage(
+            "train on all points and forecast" if train else "forecast", len(samples)
+        )
         for sample in samples:
             if sample.name not in failed:
                 if train:
@@ -201,10 +212,14 @@ def run_demo(
         for sample, page in zip(samples, pages, strict=True)
     ]
     return DemoResult(
-        directory=directory, config_path=config_path, db_path=directory / DB_FILE,
-        output_dir=directory / OUTPUT_DIR, outcomes=outcomes, run=run,
+        directory=directory,
+        config_path=config_path,
+        db_path=directory / DB_FILE,
+        output_dir=directory / OUTPUT_DIR,
+        outcomes=outcomes,
+        run=run,
         seconds=time.perf_counter() - started,
-    )  # fmt: skip
+    )
 
 
 def prepare_directory(directory: Path) -> None:
@@ -241,10 +256,14 @@ def _ingest(
         ingest_file(
             context,
             IngestRequest(
-                path=path, series=sample.name, kind=sample.kind, unit=sample.unit,
-                frequency=sample.frequency, read=ReadOptions(),
+                path=path,
+                series=sample.name,
+                kind=sample.kind,
+                unit=sample.unit,
+                frequency=sample.frequency,
+                read=ReadOptions(),
             ),
-        )  # fmt: skip
+        )
         advance(1)
 
 
@@ -253,10 +272,14 @@ def _outcome(sample: SampleSeries, page: Page, error: str | None) -> SeriesOutco
     tolerance = pd.tseries.frequencies.to_offset(sample.frequency) * FOUND_TOLERANCE_STEPS
     spans = list(zip(data.events["start_ts"], data.events["end_ts"], strict=True))
     return SeriesOutcome(
-        sample=sample, points=len(data.observed), anomalies=len(data.anomalies),
-        events=len(data.events), found=found(sample.labels, spans, tolerance), png=page.png,
+        sample=sample,
+        points=len(data.observed),
+        anomalies=len(data.anomalies),
+        events=len(data.events),
+        found=found(sample.labels, spans, tolerance),
+        png=page.png,
         error=error,
-    )  # fmt: skip
+    )
 
 
 def demo_queries() -> list[tuple[str, str]]:

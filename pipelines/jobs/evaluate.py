@@ -64,9 +64,13 @@ def evaluate(
                 # NAB files repeat a few timestamps (clock changes): keep the last, as ingest does.
                 ingest_file(context, IngestRequest(path=f.path, series=f.key, read=ReadOptions()))
             run = run_pipeline(
-                context, pipeline.name, kind="evaluate", names=[f.key for f in files],
-                on_series=on_series, on_done=on_done,
-            )  # fmt: skip
+                context,
+                pipeline.name,
+                kind="evaluate",
+                names=[f.key for f in files],
+                on_series=on_series,
+                on_done=on_done,
+            )
             events = _events_by_series(context.sessions)
         finally:
             context.close()

@@ -75,13 +75,17 @@ def current_model(
         if stored.model.settings == pipeline.model:
             with transaction(context.sessions) as session:
                 version_id = version_id_of(
-                    session, pipeline=pipeline.name, series_id=series.series_id,
+                    session,
+                    pipeline=pipeline.name,
+                    series_id=series.series_id,
                     version=stored.version,
-                )  # fmt: skip
+                )
             return ActiveModel(
-                model=stored.model, version=stored.version, version_id=version_id,
+                model=stored.model,
+                version=stored.version,
+                version_id=version_id,
                 path=stored.path,
-            )  # fmt: skip
+            )
         reason = f"model settings changed since version {stored.version}"
     except ModelNotFound:
         reason = "no model stored yet"

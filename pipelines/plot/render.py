@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,48 +110,78 @@ def render_png(data: PlotData, out: Path) -> None:
     axes = figure.add_subplot()
     observed = data.observed
     axes.plot(_x(observed.index), observed.to_numpy(), color=_OBSERVED, lw=0.8, label="observed")
-    predictions = data.predictions
-    if not predictions.empty:
-        x = _x(predictions["ts"])
-        axes.fill_between(
-            x, predictions["lower"], predictions["upper"], color=_PREDICTED, alpha=0.18, lw=0,
-            label="one-step band",
-        )  # fmt: skip
-        axes.plot(x, predictions["predicted"], color=_PREDICTED, lw=0.7, label="one-step forecast")
-    forecast = data.forecast
-    if not forecast.empty and data.forecast_issued_at is not None:
-        x = _x(forecast["ts"])
-        axes.fill_between(x, forecast["lower"], forecast["upper"], color=_FORECAST, alpha=0.2, lw=0)
-        axes.plot(
-            x, forecast["predicted"], color=_FORECAST, lw=1.2, ls="--", marker=".", ms=3,
-            label=f"forecast issued {data.forecast_issued_at:%Y-%m-%d %H:%M}",
-        )  # fmt: skip
-    step = _step(pd.DatetimeIndex(observed.index))
-    starts, ends = _x(data.events["start_ts"] - step / 2), _x(data.events["end_ts"] + step / 2)
-    for k, (first, last) in enumerate(zip(starts, ends, strict=True)):
-        axes.axvspan(
-            first, last, color=_ANOMALY, alpha=0.12, lw=0,
-            label=f"events ({len(data.events)})" if k == 0 else None,
-        )  # fmt: skip
-    anomalies = data.anomalies
-    if not anomalies.empty:
-        axes.scatter(
-            _x(anomalies["ts"]), anomalies["observed"], s=14, color=_ANOMALY, zorder=5,
-            label=f"anomalies ({len(anomalies)})",
-        )  # fmt: skip
+    _draw_predictions(axes, data)
+    _draw_forecast(axes, data)
+    _draw_anomalies(axes, data)
     locator = mdates.AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     axes.set_xlim(_x([observed.index[0]])[0], _x([_last_time(data)])[0])
     axes.set_ylabel(data.unit or "value")
     axes.set_title(
-        f"{data.series}  (pipeline {data.pipeline}: {len(anomalies)} anomalous points in "
+        f"{data.series}  (pipeline {data.pipeline}: {len(data.anomalies)} anomalous points in "
         f"{len(data.events)} events; times UTC)"
     )
     axes.grid(alpha=0.3)
     axes.legend(loc="upper left", fontsize="small", ncols=3, framealpha=0.8)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, format="png")
+
+
+def _draw_predictions(axes: Any, data: PlotData) -> None:
+    """The stored one-step forecasts and their band."""
+    predictions = data.predictions
+    if predictions.empty:
+        return
+    x = _x(predictions["ts"])
+    axes.fill_between(
+        x,
+        predictions["lower"],
+        predictions["upper"],
+        color=_PREDICTED,
+        alpha=0.18,
+        lw=0,
+        label="one-step band",
+    )
+    axes.plot(x, predictions["predicted"], color=_PREDICTED, lw=0.7, label="one-step forecast")
+
+
+def _draw_forecast(axes: Any, data: PlotData) -> None:
+    """The latest forecast (every step of the newest issue time) and its band."""
+    forecast = data.forecast
+    if forecast.empty or data.forecast_issued_at is None:
+        return
+    x = _x(forecast["ts"])
+    axes.fill_between(x, forecast["lower"], forecast["upper"], color=_FORECAST, alpha=0.2, lw=0)
+    axes.plot(
+        x,
+        forecast["predicted"],
+        color=_FORECAST,
+        lw=1.2,
+        ls="--",
+        marker=".",
+        ms=3,
+        label=f"forecast issued {data.forecast_issued_at:%Y-%m-%d %H:%M}",
+    )
+
+
+def _draw_anomalies(axes: Any, data: PlotData) -> None:
+    """Events shaded (half a step wider on each side) and anomalous points as dots."""
+    step = _step(pd.DatetimeIndex(data.observed.index))
+    starts, ends = _x(data.events["start_ts"] - step / 2), _x(data.events["end_ts"] + step / 2)
+    for k, (first, last) in enumerate(zip(starts, ends, strict=True)):
+        label = f"events ({len(data.events)})" if k == 0 else None
+        axes.axvspan(first, last, color=_ANOMALY, alpha=0.12, lw=0, label=label)
+    anomalies = data.anomalies
+    if not anomalies.empty:
+        axes.scatter(
+            _x(anomalies["ts"]),
+            anomalies["observed"],
+            s=14,
+            color=_ANOMALY,
+            zorder=5,
+            label=f"anomalies ({len(anomalies)})",
+        )
 
 
 def _x(times: list[pd.Timestamp] | pd.Index | pd.Series) -> np.ndarray:
