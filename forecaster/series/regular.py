@@ -53,10 +53,6 @@ class RegularSeries:
             return 0
         return int(np.bincount(self.segment_ids).max())
 
-    def position_of(self, ts: pd.Timestamp) -> int:
-        """Number of points at or before `ts`."""
-        return int(self.index.searchsorted(ts, side="right"))
-
 
 def regularize(raw: pd.Series, frequency: str | None, max_gap_fill: int) -> RegularSeries:
     """Align raw points to the series' grid, average points sharing a step, fill short gaps.

@@ -20,7 +20,7 @@ from forecaster.db.time_range import TimeRange
 from forecaster.detection.decide import Detector
 from pipelines.context import AppContext
 from pipelines.detect.rows import StepRows, skipped_rows, step_rows
-from pipelines.detect.sink import DatabaseSink
+from pipelines.detect.sink import DatabaseSink, StepSink
 from pipelines.detect.source import DatabaseSource, StepSource
 from pipelines.detect.step import Scored, Skipped, Step, read_plan, read_step, score_step
 from pipelines.detect.walk_forward import WalkForward
@@ -68,17 +68,23 @@ def _committed_nothing(scored: Scored) -> None:
     """The default after-commit hook: the database is the only memory."""
 
 
+def _database_sink(session: Session, now: datetime) -> StepSink:
+    return DatabaseSink(session, now=now)
+
+
 @dataclass(frozen=True)
 class StepIO:
-    """How a run reads and what it does once a step committed: the database source by
-    default; the daemon wraps the source in its cache and remembers each committed step."""
+    """How a run reads and writes each step, in the transactions the run opens, and what it
+    does once a step committed: the database by default; the daemon wraps the source in its
+    cache and remembers each committed step."""
 
     source: Callable[[Session], StepSource]
+    sink: Callable[[Session, datetime], StepSink] = _database_sink
     committed: Callable[[Scored], None] = _committed_nothing
 
 
 def database_io(context: AppContext, pipeline: PipelineSettings) -> StepIO:
-    """Read every step from the database."""
+    """Read every step from the database and write its rows there."""
     series = context.source(pipeline.name)
     return StepIO(source=lambda session: DatabaseSource(session, pipeline.name, series))
 
@@ -118,7 +124,7 @@ def process_series(
             break
         if isinstance(step, Skipped):
             report.note(step.waiting.note)
-            _write(context, [skipped_rows(step)])
+            _write(context, io, [skipped_rows(step)])
             break
         scored = score_step(
             step, pipeline, models=models, detector=detector, forecast_ahead=options.forecast_ahead
@@ -130,7 +136,7 @@ def process_series(
             merge_gap=pipeline.detection.merge_gap,
             now=context.clock(),
         )
-        _write(context, [rows])
+        _write(context, io, [rows])
         io.committed(scored)
         report.add(scored, rows)
         if on_progress is not None:
@@ -153,12 +159,12 @@ def _read(
     return read_step(source, state, plan, pipeline, until=options.until)
 
 
-def _write(context: AppContext, rows: list[StepRows]) -> None:
+def _write(context: AppContext, io: StepIO, rows: list[StepRows]) -> None:
     """Commit steps' rows together with their watermarks (nothing when there are none)."""
     if all(r.watermark is None and r.frequency is None for r in rows):
         return
     with transaction(context.sessions) as session:
-        DatabaseSink(session, now=context.clock()).write(rows)
+        io.sink(session, context.clock()).write(rows)
 
 
 def pending_points(

@@ -9,27 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forecaster.db.repo.series import create_series
 from forecaster.db.repo.upsert import upsert_rows
 from forecaster.db.tables import (
     Series,
     Watermark,
 )
-
-
-def ensure_series_with_watermark(
-    *, session: Session, pipeline: str, name: str
-) -> tuple[Series, datetime | None]:
-    """`ensure_series` and the pipeline's watermark of it, in one query."""
-    found = session.execute(
-        select(Series, Watermark.last_ts)
-        .outerjoin(Watermark, (Watermark.series_id == Series.id) & (Watermark.pipeline == pipeline))
-        .where(Series.name == name)
-    ).first()
-    if found is None:
-        return create_series(session=session, name=name, kind="sensor"), None
-    series, last_ts = found
-    return series, last_ts
 
 
 def series_with_watermarks(
