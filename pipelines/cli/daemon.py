@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -70,14 +69,12 @@ def _stop_on_signals() -> threading.Event:
 @app.command("status")
 def status(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     """Each pipeline's series: watermark, lag behind the newest observation, last run, model."""
-    from datetime import UTC
-
     from pipelines.jobs.status import pipeline_status
 
-    now = datetime.now(UTC)
     context = open_app_context(config, verbose)
+    now = context.clock()
     try:
-        pipelines = pipeline_status(context, now)
+        pipelines = pipeline_status(context)
     finally:
         context.close()
     for p in pipelines:

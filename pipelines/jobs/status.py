@@ -42,7 +42,7 @@ class PipelineStatus:
     last_run: PipelineRun | None
 
 
-def pipeline_status(context: AppContext, now: datetime) -> list[PipelineStatus]:
+def pipeline_status(context: AppContext) -> list[PipelineStatus]:
     """Status of every configured pipeline (reads only; one short transaction each)."""
     result = []
     for pipeline in context.settings.pipelines:
