@@ -1,141 +1,35 @@
-"""Shared fixtures: a real SQLite file and a real PostgreSQL database per test run."""
+"""Shared fixtures: a real SQLite file and a real PostgreSQL database per test run (defined in
+tests/helpers/databases.py), the shared data directory, and the order of the lanes."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config.database import DatabaseSettings
-from forecaster.db import migrate
-from forecaster.db.session import make_engine, make_session_factory
-from forecaster.db.tables import Base
+# Helpers hold assertions too (e.g. helpers.plots.assert_png): rewrite them like test modules.
+pytest.register_assert_rewrite("tests.helpers")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("FORECASTER_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+from tests.helpers.paths import SHARED_DATA, STRICT  # noqa: E402
 
-# The server every test run gets its own database on. In CI (FORECASTER_TEST_STRICT=1 or
-# CI=true) a missing server or missing shared data fails the run instead of skipping tests.
-PG_ADMIN_URL = os.environ.get(
-    "FORECASTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-STRICT = os.environ.get("FORECASTER_TEST_STRICT") == "1" or os.environ.get("CI") == "true"
+# Only the root conftest may load plugins: the database fixtures, for the integration and e2e
+# lanes (unit tests never request them).
+pytest_plugins = ["tests.helpers.databases"]
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
-]
+TESTS = Path(__file__).resolve().parent
+LANES = ("unit", "integration", "e2e")
 
 
-class PostgresServer:
-    """Creates throw-away databases on the real server and drops them at the end of the run."""
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the lanes in order, unit first: the fastest feedback first, and the unit lane's guard
+    (tests/unit/conftest.py) sees a process that no other lane has loaded TensorFlow into."""
 
-    def __init__(self, admin_url: str) -> None:
-        self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        self.run_id = uuid.uuid4().hex[:8]
-        self.created: list[str] = []
+    def lane(item: pytest.Item) -> int:
+        parts = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
+        return LANES.index(parts[0]) if parts and parts[0] in LANES else len(LANES)
 
-    def create_database(self, label: str) -> str:
-        name = f"forecaster_test_{self.run_id}_{label}_{len(self.created)}"
-        with self.admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        self.created.append(name)
-        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-    def drop_all(self) -> None:
-        with self.admin.connect() as connection:
-            for name in self.created:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    try:
-        server = PostgresServer(PG_ADMIN_URL)
-        with server.admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:  # the server is missing or refuses us
-        message = f"PostgreSQL at {PG_ADMIN_URL} is not usable: {exc}"
-        if STRICT:
-            pytest.fail(message + " (PostgreSQL tests are required in CI)", pytrace=False)
-        pytest.skip(message)
-    yield server
-    server.drop_all()
-
-
-@pytest.fixture(scope="session")
-def pg_migrated_url(pg_server: PostgresServer) -> str:
-    """One migrated database shared by the run's PostgreSQL tests (emptied between tests)."""
-    url = pg_server.create_database("main")
-    engine = make_engine(DatabaseSettings(url=url))
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file that each test copies (faster than migrating every time)."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(DatabaseSettings(url=f"sqlite:///{path}"))
-    migrate.upgrade(engine)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
-
-
-def _empty_postgres(url: str) -> None:
-    """Empty the service's tables and drop tables that earlier tests created for themselves."""
-    engine = create_engine(url)
-    ours = {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
-    with engine.begin() as connection:
-        for name in set(inspect(connection).get_table_names()) - ours:
-            connection.execute(text(f'DROP TABLE "{name}" CASCADE'))
-        tables = ", ".join(f'"{name}"' for name in sorted(ours - {"alembic_version"}))
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty database on each backend."""
-    if request.param == "sqlite":
-        path = tmp_path / "forecaster.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("pg_migrated_url")
-    _empty_postgres(url)
-    return url
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database with no tables at all, on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.db'}"
-    server: PostgresServer = request.getfixturevalue("pg_server")
-    return server.create_database("empty")
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(DatabaseSettings(url=db_url))
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(engine)
+    items.sort(key=lane)  # stable: the order inside each lane is pytest's own
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tests.cli_helpers import run_cli
-from tests.test_backfill import TINY_PIPELINE
+from tests.helpers.cli import run_cli
+from tests.helpers.series import TINY_PIPELINE
 
 
 def test_evaluate_scores_a_tiny_labelled_corpus(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.cli_helpers import run_cli
-from tests.conftest import BACKENDS, PostgresServer
+from tests.helpers.cli import run_cli
+from tests.helpers.databases import BACKENDS, PostgresServer
 
 TINY_CONFIG = """\
 database:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db.tables import Anomaly, AnomalyEvent, Forecast, Observation, Series
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 SQLITE_VARIANT = re.compile(r"^(\s*\w+)\s.*--\s*SQLite:\s*(.+)$")
 

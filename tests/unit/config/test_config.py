@@ -8,7 +8,7 @@ import pytest
 
 from forecaster.config.loading import load_config
 from forecaster.errors import ConfigError
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:

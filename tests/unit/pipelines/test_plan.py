@@ -59,6 +59,7 @@ def test_cutoffs_follow_the_schedule_and_the_extra_models() -> None:
     # A drift model at step 120 takes over after it, until the next scheduled cut-off.
     assert cutoff_for(110, 100, 50, [100, 120]) == (100, 120)
     assert cutoff_for(121, 100, 50, [100, 120]) == (120, 150)
+    assert cutoff_for(151, 100, 50, [100, 120, 150]) == (150, 200)
 
 
 def test_a_step_after_a_model_reads_its_context_and_about_one_chunk() -> None:

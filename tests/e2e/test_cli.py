@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.cli_helpers import heavy_modules_loaded, run_cli
-from tests.conftest import BACKENDS, REPO_ROOT, PostgresServer
+from tests.helpers.cli import heavy_modules_loaded, run_cli
+from tests.helpers.databases import BACKENDS, PostgresServer
+from tests.helpers.paths import REPO_ROOT
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from forecaster.model.scaling import Scaler
 from forecaster.model.scoring_plan import scoring_plan
 from forecaster.model.train import train_model
 from forecaster.series.regular import RegularSeries, regularize
+from pipelines.model_runtime import ModelRuntime
 
 TINY = ModelSettings(
     units=12, window=24, horizon=4, epochs=25, batch_size=32, max_train_samples=384, patience=5
@@ -207,14 +208,6 @@ def test_no_training_window_or_prediction_spans_a_long_gap(pool: NetworkPool) ->
     assert np.isfinite(predicted[TINY.window : second]).all()
 
 
-def test_short_gaps_are_filled_not_split() -> None:
-    index = pd.date_range("2024-01-01", periods=10, freq="h", tz="UTC")
-    raw = pd.Series(np.arange(10.0), index=index).drop(index[[3, 4]])
-    series = regularize(raw, None, 3)
-    assert len(series) == 10 and series.segment_starts.sum() == 1
-    assert not series.observed[3] and series.values[3] == pytest.approx(3.0)
-
-
 def test_too_short_constant_and_empty_series(pool: NetworkPool) -> None:
     with pytest.raises(SeriesTooShort, match="too short"):
         train(pool, make_series(noisy_sine(40)))
@@ -244,6 +237,25 @@ def test_store_round_trip_gives_identical_predictions(
     after = one_step_predictions(stored.model, series, positions)
     np.testing.assert_array_equal(before, after)
     np.testing.assert_array_equal(stored.model.band, model.band)
+
+
+def test_the_runtime_keeps_one_loaded_model_per_series(
+    tmp_path: Path, pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
+) -> None:
+    # A long-running daemon must not accumulate every version it ever loaded.
+    model, _ = sine_model
+    for version in (1, 2):
+        store.save_model(tmp_path, "default", "s", version, model, pool.for_settings(TINY))
+    runtime = ModelRuntime(tmp_path)
+    second = runtime.load_version("default", "s", 2)
+    assert runtime.load_version("default", "s", 2) is second  # read from disk once
+    assert runtime.load_version("default", "s", 1).version == 1  # replaces version 2
+    assert runtime.load_version("default", "s", 2) is not second
+    current = runtime.load_version("default", "s", 2)
+    runtime.retain("default", ["s"])
+    assert runtime.load_version("default", "s", 2) is current
+    runtime.retain("default", [])  # a series no longer processed: its model is dropped
+    assert runtime.load_version("default", "s", 2) is not current
 
 
 def test_missing_and_corrupt_artifacts(

@@ -1,0 +1,1 @@
+"""Helpers shared by the test lanes: plain modules, never test modules."""
