@@ -3,9 +3,9 @@ models copied to many others, so a benchmark measures scoring and writing, not t
 
 A model is trained once, for real, by the pipeline itself (`run_pipeline` on a template series);
 its model files and `model_versions` rows (with the `cutoff_step` the walk-forward schedule looks
-up, see `pipelines.detect.model_for_cutoff`) are then copied to the other series. Series that
-share the template's start and frequency share its grid steps, so the copied model is the one
-each of their cut-offs asks for and nothing is trained again.
+up, see `pipelines.detect.walk_forward.WalkForward.model_for`) are then copied to the other
+series. Series that share the template's start and frequency share its grid steps, so the
+copied model is the one each of their cut-offs asks for and nothing is trained again.
 """
 
 from __future__ import annotations
