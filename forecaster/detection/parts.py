@@ -14,6 +14,12 @@ class PartSettings(StrictModel):
     method: str
 
 
+def check_history_fits_window(min_history: int, window: int) -> None:
+    """The settings check of a part fitted on a trailing window of errors."""
+    if min_history > window:
+        raise ValueError(f"min_history ({min_history}) is larger than window ({window})")
+
+
 class DetectionPart(ABC):
     """A scorer or threshold: built from its settings, causal, with a declared history.
 

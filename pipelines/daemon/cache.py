@@ -24,7 +24,7 @@ from forecaster.errors import SeriesNotFound
 from forecaster.model.predict import NetworkState
 from pipelines.detect.plan import ReadPlan
 from pipelines.detect.source import DatabaseSource
-from pipelines.detect.state import SeriesState, StoredEvent, walk_forward_versions
+from pipelines.detect.state import SeriesState, series_state
 from pipelines.detect.step import Scored
 
 
@@ -116,15 +116,8 @@ class CachingSource:
         versions = list_model_versions_of(session=session, pipeline=pipeline, series_ids=ids)
         events = last_events_of(session=session, pipeline=pipeline, series_ids=ids)
         for name, (row, mark) in rows.items():
-            event = events.get(row.id)
-            self._states[name] = SeriesState(
-                name=name,
-                series_id=row.id,
-                watermark=None if mark is None else pd.Timestamp(mark),
-                stored_frequency=row.frequency,
-                versions=walk_forward_versions(versions[row.id]),
-                last_event=None if event is None else StoredEvent.of(event),
-            )
+            state = series_state(name, row, mark, versions[row.id], events.get(row.id))
+            self._states[name] = state
 
     def prefetch_points(self, plans: Mapping[str, ReadPlan]) -> None:
         """The new points of the remembered series and the newest point of every bounded read,

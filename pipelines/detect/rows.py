@@ -3,7 +3,7 @@ the watermark and the series' frequency; pure (no session)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,6 @@ from forecaster.detection.events import EventDraft, OpenEvent, group_events
 from forecaster.detection.severity import severity_of
 from forecaster.model.predict import Forecast
 from forecaster.series.regular import RegularSeries
-from pipelines.detect.state import StoredEvent
 from pipelines.detect.step import Scored, Skipped
 
 Row = dict[str, Any]
@@ -119,7 +118,7 @@ def anomaly_rows(span: RegularSeries, decisions: Decisions) -> list[Row]:
 
 
 def events_of(
-    span: RegularSeries, decisions: Decisions, last: StoredEvent | None, merge_gap: int
+    span: RegularSeries, decisions: Decisions, last: OpenEvent | None, merge_gap: int
 ) -> tuple[list[EventDraft], bool]:
     """The events of a step's anomalous points, the first extending the series' last stored
     event when close enough to it; and whether it did."""
@@ -140,18 +139,10 @@ def events_of(
     return drafts, extended
 
 
-def _open_event(span: RegularSeries, last: StoredEvent) -> OpenEvent:
+def _open_event(span: RegularSeries, last: OpenEvent) -> OpenEvent:
     """The stored event with the grid step of its end (None when outside the span read)."""
     where = span.index.get_indexer(pd.DatetimeIndex([last.end_ts]))[0]
-    return OpenEvent(
-        start_ts=last.start_ts,
-        end_ts=last.end_ts,
-        end_step=int(span.steps[where]) if where >= 0 else None,
-        peak_ts=last.peak_ts,
-        peak_score=last.peak_score,
-        n_points=last.n_points,
-        direction=last.direction,
-    )
+    return replace(last, end_step=int(span.steps[where]) if where >= 0 else None)
 
 
 def event_columns(draft: EventDraft) -> Row:

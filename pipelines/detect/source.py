@@ -21,7 +21,7 @@ from forecaster.db.time_range import TimeRange
 from forecaster.errors import SeriesNotFound
 from forecaster.io.sources import SeriesSource
 from forecaster.model.predict import NetworkState
-from pipelines.detect.state import SeriesState, StoredEvent, walk_forward_versions
+from pipelines.detect.state import SeriesState, series_state
 
 
 class StepSource(Protocol):
@@ -66,18 +66,10 @@ class DatabaseSource:
         if name not in found:
             raise SeriesNotFound(f"series {name!r} has no row in the series table")
         row, mark = found[name]
-        versions = list_model_versions(
-            session=self.session, pipeline=self.pipeline, series_id=row.id
-        )
-        event = last_event(session=self.session, pipeline=self.pipeline, series_id=row.id)
-        return SeriesState(
-            name=name,
-            series_id=row.id,
-            watermark=None if mark is None else pd.Timestamp(mark),
-            stored_frequency=row.frequency,
-            versions=walk_forward_versions(versions),
-            last_event=None if event is None else StoredEvent.of(event),
-        )
+        session, pipeline = self.session, self.pipeline
+        versions = list_model_versions(session=session, pipeline=pipeline, series_id=row.id)
+        event = last_event(session=session, pipeline=pipeline, series_id=row.id)
+        return series_state(name, row, mark, versions, event)
 
     def oldest(self, name: str) -> pd.Timestamp | None:
         return self.series.oldest(self.session, name)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 
-from forecaster.db.tables import AnomalyEvent, ModelVersion
+from forecaster.db.tables import AnomalyEvent, ModelVersion, Series
+from forecaster.detection.events import OpenEvent
 
 
 @dataclass(frozen=True)
@@ -22,29 +24,6 @@ class WalkForwardVersion:
 
 
 @dataclass(frozen=True)
-class StoredEvent:
-    """The series' latest `anomaly_events` row, which new anomalies may extend."""
-
-    start_ts: pd.Timestamp
-    end_ts: pd.Timestamp
-    peak_ts: pd.Timestamp
-    peak_score: float
-    n_points: int
-    direction: str
-
-    @classmethod
-    def of(cls, row: AnomalyEvent) -> StoredEvent:
-        return cls(
-            start_ts=pd.Timestamp(row.start_ts),
-            end_ts=pd.Timestamp(row.end_ts),
-            peak_ts=pd.Timestamp(row.peak_ts),
-            peak_score=row.peak_score,
-            n_points=row.n_points,
-            direction=row.direction,
-        )
-
-
-@dataclass(frozen=True)
 class SeriesState:
     """A series as a pipeline left it: its row, watermark, walk-forward models, last event."""
 
@@ -53,12 +32,42 @@ class SeriesState:
     watermark: pd.Timestamp | None  # every point up to here has been processed
     stored_frequency: str | None  # the `series.frequency` column
     versions: tuple[WalkForwardVersion, ...]  # oldest first
-    last_event: StoredEvent | None
+    last_event: OpenEvent | None  # the latest stored event (its end_step is not known yet)
 
     @property
     def chain(self) -> list[int]:
         """Training cut-offs (grid steps) of the walk-forward models, ascending."""
         return sorted({v.cutoff for v in self.versions})
+
+
+def series_state(
+    name: str,
+    row: Series,
+    watermark: datetime | None,
+    versions: Sequence[ModelVersion],
+    last_event: AnomalyEvent | None,
+) -> SeriesState:
+    """A series' state from its rows: series, watermark, model versions, latest event."""
+    return SeriesState(
+        name=name,
+        series_id=row.id,
+        watermark=None if watermark is None else pd.Timestamp(watermark),
+        stored_frequency=row.frequency,
+        versions=walk_forward_versions(versions),
+        last_event=None if last_event is None else _open_event(last_event),
+    )
+
+
+def _open_event(row: AnomalyEvent) -> OpenEvent:
+    return OpenEvent(
+        start_ts=pd.Timestamp(row.start_ts),
+        end_ts=pd.Timestamp(row.end_ts),
+        end_step=None,
+        peak_ts=pd.Timestamp(row.peak_ts),
+        peak_score=row.peak_score,
+        n_points=row.n_points,
+        direction=row.direction,
+    )
 
 
 def walk_forward_versions(rows: Sequence[ModelVersion]) -> tuple[WalkForwardVersion, ...]:

@@ -61,8 +61,7 @@ class Step:
 
     @property
     def new_frequency(self) -> str | None:
-        """The frequency to store on the series row: the one the step used, if none is."""
-        return self.span.frequency if self.state.stored_frequency is None else None
+        return new_frequency(self.state, self.span)
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,11 @@ class Skipped:
     state: SeriesState
     waiting: Waiting
     new_frequency: str | None
+
+
+def new_frequency(state: SeriesState, span: RegularSeries) -> str | None:
+    """The frequency to store on the series row: the one the step read with, if none is."""
+    return span.frequency if state.stored_frequency is None else None
 
 
 def read_plan(
@@ -115,8 +119,7 @@ def read_step(
     if bounds is None:
         return None
     if isinstance(bounds, Waiting):
-        new_frequency = span.frequency if state.stored_frequency is None else None
-        return Skipped(state, bounds, new_frequency)
+        return Skipped(state, bounds, new_frequency(state, span))
     stored = None
     if bounds.first_new > 0 and bounds.cutoff is not None:
         scored_before = TimeRange(

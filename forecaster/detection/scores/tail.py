@@ -9,7 +9,7 @@ import numpy.typing as npt
 from pydantic import Field, model_validator
 
 from forecaster.detection.arrays import FloatArray, as_1d
-from forecaster.detection.parts import PartSettings
+from forecaster.detection.parts import PartSettings, check_history_fits_window
 from forecaster.detection.scores.base import Scorer
 
 #: Default relative floor of the standard deviation in `tail_scores`: a history whose spread
@@ -35,10 +35,7 @@ class TailSettings(PartSettings):
 
     @model_validator(mode="after")
     def _history_fits_window(self) -> Self:
-        if self.min_history > self.window:
-            raise ValueError(
-                f"min_history ({self.min_history}) is larger than window ({self.window})"
-            )
+        check_history_fits_window(self.min_history, self.window)
         return self
 
 

@@ -10,7 +10,7 @@ import numpy.typing as npt
 from pydantic import Field, model_validator
 
 from forecaster.detection.arrays import BoolArray, FloatArray, IntArray
-from forecaster.detection.parts import PartSettings
+from forecaster.detection.parts import PartSettings, check_history_fits_window
 from forecaster.detection.thresholds.base import ErrorSeries, Threshold, validate_errors
 
 
@@ -38,10 +38,7 @@ class WindowedSettings(PartSettings):
 
     @model_validator(mode="after")
     def _history_fits_window(self) -> Self:
-        if self.min_history > self.window:
-            raise ValueError(
-                f"min_history ({self.min_history}) is larger than window ({self.window})"
-            )
+        check_history_fits_window(self.min_history, self.window)
         return self
 
 
