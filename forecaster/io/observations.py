@@ -43,11 +43,9 @@ class ObservationsSource:
         return observation_edge(session=session, series_id=series.id, newest=True)
 
     def newest_of(self, session: Session, names: Sequence[str]) -> dict[str, pd.Timestamp | None]:
-        ids = series_ids(session=session, names=names)
-        newest = newest_observations_of(session=session, series_ids=list(ids.values()))
+        newest = newest_observations_of(session=session, names=names)
         return {
-            name: newest.get(ids[name]) if name in ids else self.newest(session, name)
-            for name in names
+            name: newest[name] if name in newest else self.newest(session, name) for name in names
         }
 
     def oldest(self, session: Session, name: str) -> pd.Timestamp | None:

@@ -182,3 +182,30 @@ def test_observations_source(sessions: sessionmaker[Session]) -> None:
         assert list(points) == [3.0, 4.0]
         with pytest.raises(SeriesNotFound, match="no series named 'nope'"):
             source.read(session, "nope")
+
+
+def test_newest_points_of_several_series_in_one_call(
+    readings: Table, sessions: sessionmaker[Session]
+) -> None:
+    index = pd.date_range("2024-01-01", periods=4, freq="h", tz="UTC")
+    with sessions.begin() as session:
+        for name, points in (("a", 4), ("b", 2)):
+            series = create_series(session=session, name=name, kind="sensor")
+            upsert_observations(
+                session=session,
+                series_id=series.id,
+                points=pd.Series(range(points), index=index[:points], dtype=float),
+            )
+        create_series(session=session, name="empty", kind="sensor")
+    own, table = ObservationsSource(), TableSource(settings(series_column="sensor_id"))
+    with sessions() as session:
+        assert own.newest_of(session, ["a", "b", "empty"]) == {
+            "a": index[3],
+            "b": index[1],
+            "empty": None,
+        }
+        assert table.newest_of(session, ["1", "2"]) == {
+            name: table.newest(session, name) for name in ("1", "2")
+        }
+        with pytest.raises(SeriesNotFound):
+            own.newest_of(session, ["a", "nope"])

@@ -115,24 +115,23 @@ def read_observations_of(
 
 
 def newest_observations_of(
-    *, session: Session, series_ids: Sequence[int]
-) -> dict[int, pd.Timestamp | None]:
-    """Time of each series' newest observation, in one query per 500 series (a correlated
-    max per series, which both databases answer from the primary key index)."""
-    found: dict[int, pd.Timestamp | None] = {}
-    ids = list(series_ids)
-    for first in range(0, len(ids), 500):
+    *, session: Session, names: Sequence[str]
+) -> dict[str, pd.Timestamp | None]:
+    """Time of each named series' newest observation (series without a row are left out), in
+    one query per 500 series: a correlated max per series, which both databases answer from
+    the primary key index."""
+    found: dict[str, pd.Timestamp | None] = {}
+    for first in range(0, len(names), 500):
         newest = (
             select(func.max(Observation.ts))
             .where(Observation.series_id == Series.id)
             .correlate(Series)
             .scalar_subquery()
         )
-        rows = session.execute(
-            select(Series.id, newest).where(Series.id.in_(ids[first : first + 500]))
-        )
+        batch = list(names[first : first + 500])
+        rows = session.execute(select(Series.name, newest).where(Series.name.in_(batch)))
         found.update(
-            {sid: None if ts is None else pd.Timestamp(ts).tz_convert("UTC") for sid, ts in rows}
+            {name: None if ts is None else pd.Timestamp(ts).tz_convert("UTC") for name, ts in rows}
         )
     return found
 
