@@ -124,19 +124,20 @@ def process_series(
             break
         if isinstance(step, Skipped):
             report.note(step.waiting.note)
-            _write(context, io, [skipped_rows(step)])
+            _write(context, io, [skipped_rows(step)], context.clock())
             break
         scored = score_step(
             step, pipeline, models=models, detector=detector, forecast_ahead=options.forecast_ahead
         )
+        now = context.clock()  # one time for all of the step's rows
         rows = step_rows(
             scored,
             pipeline=pipeline.name,
             run_id=options.run_id,
             merge_gap=pipeline.detection.merge_gap,
-            now=context.clock(),
+            now=now,
         )
-        _write(context, io, [rows])
+        _write(context, io, [rows], now)
         io.committed(scored)
         report.add(scored, rows)
         if on_progress is not None:
@@ -159,12 +160,12 @@ def _read(
     return read_step(source, state, plan, pipeline, until=options.until)
 
 
-def _write(context: AppContext, io: StepIO, rows: list[StepRows]) -> None:
+def _write(context: AppContext, io: StepIO, rows: list[StepRows], now: datetime) -> None:
     """Commit steps' rows together with their watermarks (nothing when there are none)."""
     if all(r.watermark is None and r.frequency is None for r in rows):
         return
     with transaction(context.sessions) as session:
-        io.sink(session, context.clock()).write(rows)
+        io.sink(session, now).write(rows)
 
 
 def pending_points(
