@@ -9,6 +9,7 @@ from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.time_range import TimeRange
 from forecaster.errors import SeriesUnusable
 from forecaster.io.sources import SeriesSource
+from forecaster.series.grid import Grid
 from forecaster.series.regular import RegularSeries, regularize
 
 
@@ -18,13 +19,13 @@ def read_regular(
     pipeline: PipelineSettings,
     name: str,
     *,
-    frequency: str | None,
+    grid: Grid | str | None,
     time_range: TimeRange = TimeRange(),
 ) -> RegularSeries:
-    """The series' points in `time_range` on the grid of `frequency` (the configured one,
-    else the stored one; None: inferred); SeriesUnusable when there are none."""
+    """The series' points in `time_range` on `grid` (the stored one; a frequency alone or
+    None: the rest inferred); SeriesUnusable when there are none."""
     raw = source.read(session, name, time_range)
-    return regular(raw, pipeline, name, frequency=frequency, time_range=time_range)
+    return regular(raw, pipeline, name, grid=grid, time_range=time_range)
 
 
 def regular(
@@ -32,13 +33,14 @@ def regular(
     pipeline: PipelineSettings,
     name: str,
     *,
-    frequency: str | None,
+    grid: Grid | str | None,
     time_range: TimeRange = TimeRange(),
 ) -> RegularSeries:
     """Raw points read from `time_range` on their regular grid; SeriesUnusable when none."""
     if raw.empty:
         raise SeriesUnusable(f"series {name!r} has no points in {describe(time_range)}")
-    return regularize(raw.rename(name), frequency, pipeline.preprocess.max_gap_fill)
+    preprocess = pipeline.preprocess
+    return regularize(raw.rename(name), grid, preprocess.max_gap_fill, preprocess.aggregate)
 
 
 def describe(time_range: TimeRange) -> str:

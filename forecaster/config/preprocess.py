@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from forecaster.config.strict import StrictModel
@@ -20,4 +22,9 @@ class PreprocessSettings(StrictModel):
         ge=0,
         description="Gaps of up to this many missing steps are filled by linear interpolation "
         "(filled points are model input, never anomalies); longer gaps split the series.",
+    )
+    aggregate: Literal["mean", "median", "first", "last", "min", "max", "sum"] = Field(
+        default="mean",
+        description="How several raw points in one grid interval become its value (jittered "
+        "or bursty timestamps); an interval with none is a gap.",
     )

@@ -47,6 +47,8 @@ class Series(Base):
     kind: Mapped[str] = mapped_column(String(32), default="sensor")
     unit: Mapped[str | None] = mapped_column(String(64))
     frequency: Mapped[str | None] = mapped_column(String(32))
+    # A time on the series' grid, fixing its phase (5-minute points at :01, :06, … have one).
+    grid_origin: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -193,6 +195,8 @@ class Watermark(Base):
     )
     last_ts: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Points from here on changed or arrived late behind `last_ts`: re-score them (None: none).
+    rescore_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SeriesLease(Base):

@@ -12,12 +12,12 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
 from forecaster.config.model import ModelSettings
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.time_range import TimeRange
 from forecaster.model.features import seasonal_period
+from forecaster.series.grid import Grid
 from forecaster.series.regular import RegularSeries
 
 # Grid steps read past the chunk: the last grid step read may still be incomplete.
@@ -62,7 +62,7 @@ class ReadPlan:
     """The raw points a step reads: the scoring context before `mark`, then about one chunk."""
 
     mark: pd.Timestamp | None  # points after this time are new (None: every point is)
-    frequency: str | None  # configured or stored; None: inferred from the points read
+    grid: Grid | None  # the series' stored grid; None: inferred from its first points
     start: pd.Timestamp | None  # first point read (None: the series' first)
     end: pd.Timestamp | None  # last point read (None: up to the newest)
     bounded: bool  # `end` stops short of what the run may process: points may follow it
@@ -74,14 +74,14 @@ class ReadPlan:
     def extended(self, until: datetime | None) -> ReadPlan:
         """The same read, on to `until` (or the newest point)."""
         end = None if until is None else pd.Timestamp(until)
-        return ReadPlan(self.mark, self.frequency, self.start, end, bounded=False)
+        return ReadPlan(self.mark, self.grid, self.start, end, bounded=False)
 
 
 def plan_read(
     pipeline: PipelineSettings,
     *,
     mark: pd.Timestamp | None,
-    frequency: str | None,
+    grid: Grid | None,
     chain: list[int],
     context_points: int,
     oldest: pd.Timestamp | None,
@@ -89,14 +89,16 @@ def plan_read(
 ) -> ReadPlan:
     """Where a step starts and stops reading. After a watermark with a model: the decisions'
     and the network's context, then the chunk. A series' first step: its first model's history
-    and one chunk. Without a frequency, or before the first model: everything up to `until`."""
+    and one chunk. Without a stored grid, or before the first model: everything up to `until`
+    (the grid is inferred from the series' first points). A read starts where the bin of its
+    first grid time starts, so that bin holds all of its raw points."""
     last = None if until is None else pd.Timestamp(until)
-    if frequency is None or (mark is not None and not chain) or (mark is None and oldest is None):
-        return ReadPlan(mark, frequency, None, last, bounded=False)
-    offset = to_offset(frequency)
+    if grid is None or (mark is not None and not chain) or (mark is None and oldest is None):
+        return ReadPlan(mark, grid, None, last, bounded=False)
+    offset = grid.offset
     if mark is not None:
-        reach = context_points + network_reach(pipeline.model, frequency)
-        start: pd.Timestamp | None = mark - reach * offset
+        reach = context_points + network_reach(pipeline.model, grid.frequency)
+        start: pd.Timestamp | None = mark - reach * offset - grid.lead
         bound = mark + (pipeline.backfill_chunk + CHUNK_SLACK) * offset
     else:
         assert oldest is not None
@@ -104,8 +106,8 @@ def plan_read(
         steps = pipeline.training.initial_points + pipeline.backfill_chunk + CHUNK_SLACK
         bound = oldest + steps * offset
     if last is None or bound < last:
-        return ReadPlan(mark, frequency, start, bound, bounded=True)
-    return ReadPlan(mark, frequency, start, last, bounded=False)
+        return ReadPlan(mark, grid, start, bound, bounded=True)
+    return ReadPlan(mark, grid, start, last, bounded=False)
 
 
 def complete_before(plan: ReadPlan, newest: pd.Timestamp | None) -> pd.Timestamp | None:
@@ -113,8 +115,8 @@ def complete_before(plan: ReadPlan, newest: pd.Timestamp | None) -> pd.Timestamp
     (later raw points could still fall into the last one): the time they end before."""
     if not plan.bounded or newest is None or plan.end is None or newest <= plan.end:
         return None
-    assert plan.frequency is not None  # a bounded read knows its grid
-    return plan.end - to_offset(plan.frequency)
+    assert plan.grid is not None  # a bounded read knows its grid
+    return plan.end - plan.grid.offset
 
 
 def needs_full_read(

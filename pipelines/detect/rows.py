@@ -1,5 +1,5 @@
 """A scored step as the rows it writes: one-step forecasts, anomalies, events, forecasts ahead,
-the watermark and the series' frequency; pure (no session)."""
+the watermark and the series' grid; pure (no session)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from forecaster.detection.decide import Decisions
 from forecaster.detection.events import EventDraft, OpenEvent, group_events
 from forecaster.detection.severity import severity_of
 from forecaster.model.predict import Forecast
+from forecaster.series.grid import Grid
 from forecaster.series.regular import RegularSeries
 from pipelines.detect.step import Scored, Skipped
 
@@ -32,7 +33,7 @@ class StepRows:
     events: list[Row] = field(default_factory=list)
     new_events: int = 0  # events among `events` that are new (the first may extend the last)
     watermark: Row | None = None  # None: the watermark stays (nothing was processed)
-    frequency: str | None = None  # to store on the series row, where none is stored
+    grid: Grid | None = None  # to store on the series row, where none is stored
 
 
 def step_rows(
@@ -68,12 +69,12 @@ def step_rows(
             rows=forecast_rows(scored.ahead),
         )
     mark = watermark_row(pipeline, series_id, step.last_ts.to_pydatetime(), now=now)
-    return StepRows(series_id, forecasts, anomalies, events, new_events, mark, step.new_frequency)
+    return StepRows(series_id, forecasts, anomalies, events, new_events, mark, step.new_grid)
 
 
 def skipped_rows(skipped: Skipped) -> StepRows:
-    """A series waiting for history writes only the frequency it was first read with."""
-    return StepRows(skipped.state.series_id, frequency=skipped.new_frequency)
+    """A series waiting for history writes only the grid it was first read with."""
+    return StepRows(skipped.state.series_id, grid=skipped.new_grid)
 
 
 def one_step_rows(span: RegularSeries, decisions: Decisions, band: np.ndarray) -> list[ForecastRow]:

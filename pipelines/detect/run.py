@@ -162,7 +162,7 @@ def _read(
 
 def _write(context: AppContext, io: StepIO, rows: list[StepRows], now: datetime) -> None:
     """Commit steps' rows together with their watermarks (nothing when there are none)."""
-    if all(r.watermark is None and r.frequency is None for r in rows):
+    if all(r.watermark is None and r.grid is None for r in rows):
         return
     with transaction(context.sessions) as session:
         io.sink(session, now).write(rows)

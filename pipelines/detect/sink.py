@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from forecaster.db.repo.anomalies import upsert_anomalies
 from forecaster.db.repo.events import upsert_events
 from forecaster.db.repo.forecasts import upsert_forecast_rows
-from forecaster.db.repo.series import record_frequencies
+from forecaster.db.repo.series import record_grids
 from forecaster.db.repo.watermarks import set_watermarks
 from pipelines.detect.rows import StepRows
 
@@ -42,5 +42,9 @@ class DatabaseSink:
         forecasts = [f for r in rows for f in r.forecasts]
         upsert_forecast_rows(session=session, rows=forecasts, now=self.now)
         set_watermarks(session=session, rows=[r.watermark for r in rows if r.watermark])
-        frequencies = {r.series_id: r.frequency for r in rows if r.frequency is not None}
-        record_frequencies(session=session, frequencies=frequencies)
+        grids = {
+            r.series_id: (r.grid.frequency, r.grid.origin().to_pydatetime())
+            for r in rows
+            if r.grid is not None
+        }
+        record_grids(session=session, grids=grids)

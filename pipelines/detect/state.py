@@ -11,6 +11,7 @@ import pandas as pd
 
 from forecaster.db.tables import AnomalyEvent, ModelVersion, Series
 from forecaster.detection.events import OpenEvent
+from forecaster.series.grid import Grid
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,13 @@ class SeriesState:
     stored_frequency: str | None  # the `series.frequency` column
     versions: tuple[WalkForwardVersion, ...]  # oldest first
     last_event: OpenEvent | None  # the latest stored event (its end_step is not known yet)
+    grid_origin: pd.Timestamp | None = None  # the `series.grid_origin` column
+
+    def grid(self, configured: str | None) -> Grid | None:
+        """The series' fixed grid: the configured or stored frequency through the stored grid
+        origin; None until the series was first processed (then it is inferred)."""
+        origin = None if self.grid_origin is None else self.grid_origin.to_pydatetime()
+        return Grid.stored(configured or self.stored_frequency, origin)
 
     @property
     def chain(self) -> list[int]:
@@ -55,6 +63,7 @@ def series_state(
         stored_frequency=row.frequency,
         versions=walk_forward_versions(versions),
         last_event=None if last_event is None else _open_event(last_event),
+        grid_origin=None if row.grid_origin is None else pd.Timestamp(row.grid_origin),
     )
 
 

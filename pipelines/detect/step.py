@@ -24,7 +24,9 @@ from forecaster.model.predict import (
     one_step_predictions,
     predict_and_forecast,
 )
-from forecaster.series.regular import RegularSeries, regularize
+from forecaster.series.frequency import GRID_SAMPLE
+from forecaster.series.grid import Grid
+from forecaster.series.regular import RegularSeries, regularize, settled
 from pipelines.detect.plan import (
     ReadPlan,
     StepBounds,
@@ -60,8 +62,9 @@ class Step:
         return self.span.index[-1]
 
     @property
-    def new_frequency(self) -> str | None:
-        return new_frequency(self.state, self.span)
+    def new_grid(self) -> Grid | None:
+        """The grid to store on the series row: the one the step read with, if none is."""
+        return self.span.grid if self.state.grid_origin is None else None
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,7 @@ class Skipped:
 
     state: SeriesState
     waiting: Waiting
-    new_frequency: str | None
-
-
-def new_frequency(state: SeriesState, span: RegularSeries) -> str | None:
-    """The frequency to store on the series row: the one the step read with, if none is."""
-    return span.frequency if state.stored_frequency is None else None
+    new_grid: Grid | None  # the grid to store, once inferred from a full sample
 
 
 def read_plan(
@@ -89,12 +87,12 @@ def read_plan(
 ) -> ReadPlan:
     """Plan the read of a series' next step (a first step asks the source for its oldest point)."""
     mark = effective_watermark(state.watermark, start)
-    frequency = pipeline.preprocess.frequency or state.stored_frequency
-    first = mark is None and frequency is not None
+    grid = state.grid(pipeline.preprocess.frequency)
+    first = mark is None and grid is not None
     return plan_read(
         pipeline,
         mark=mark,
-        frequency=frequency,
+        grid=grid,
         chain=state.chain,
         context_points=detector.context_points,
         oldest=source.oldest(state.name) if first else None,
@@ -114,12 +112,22 @@ def read_step(
     raw, complete = read_points(source, state, plan, pipeline, until=until)
     if raw.empty:
         return None
-    span = regularize(raw.rename(state.name), plan.frequency, pipeline.preprocess.max_gap_fill)
+    preprocess = pipeline.preprocess
+    span = regularize(
+        raw.rename(state.name),
+        plan.grid or preprocess.frequency,
+        preprocess.max_gap_fill,
+        preprocess.aggregate,
+    )
+    if complete is None:  # the read holds the newest point: its bin may not be complete yet
+        span = settled(span, pd.DatetimeIndex(raw.index).max())
     bounds = plan_step(span, plan, pipeline, chain=state.chain, complete=complete)
     if bounds is None:
         return None
     if isinstance(bounds, Waiting):
-        return Skipped(state, bounds, new_frequency(state, span))
+        # A grid inferred from fewer points than a full sample may still change: not stored.
+        full_sample = plan.grid is None and len(raw) >= GRID_SAMPLE
+        return Skipped(state, bounds, span.grid if full_sample else None)
     stored = None
     if bounds.first_new > 0 and bounds.cutoff is not None:
         scored_before = TimeRange(
@@ -192,7 +200,7 @@ def score_step(
     if bounds.cutoff is None:  # warm-up: nothing to score yet
         ahead, ahead_model = _forecast_with(models, step, ahead_cutoff)
         return Scored(step, None, predicted, None, ahead, ahead_model, None)
-    model = models.model_for(step.state, bounds.cutoff, frequency=span.frequency)
+    model = models.model_for(step.state, bounds.cutoff, grid=span.grid)
     new = np.arange(bounds.first_new, bounds.stop)
     network = None
     if ahead_cutoff == bounds.cutoff:  # this model scores the next step too: one pass
@@ -232,7 +240,7 @@ def _forecast_with(
     """Forecasts after the span by the model of `cutoff` (None: no forecast)."""
     if cutoff is None:
         return None, None
-    model = models.model_for(step.state, cutoff, frequency=step.span.frequency)
+    model = models.model_for(step.state, cutoff, grid=step.span.grid)
     return forecast_next(model.model, step.span), model
 
 

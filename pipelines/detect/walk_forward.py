@@ -14,6 +14,7 @@ import numpy as np
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.session import transaction
 from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort
+from forecaster.series.grid import Grid
 from forecaster.series.regular import RegularSeries
 from pipelines.context import AppContext
 from pipelines.detect.state import SeriesState
@@ -30,9 +31,9 @@ class WalkForward:
         self.context = context
         self.pipeline = pipeline
 
-    def model_for(self, state: SeriesState, cutoff: int, *, frequency: str) -> ActiveModel:
+    def model_for(self, state: SeriesState, cutoff: int, *, grid: Grid) -> ActiveModel:
         """The model of a cut-off: the newest stored one of the pipeline's model settings,
-        else one trained now on the points up to it (on the grid of `frequency`)."""
+        else one trained now on the points up to it (on `grid`)."""
         pipeline = self.pipeline
         for row in reversed([v for v in state.versions if v.cutoff == cutoff]):
             try:
@@ -48,29 +49,27 @@ class WalkForward:
                     path=stored.path,
                 )
         reason = f"walk-forward cut-off at step {cutoff}"
-        return self.train_at(state, cutoff, frequency=frequency, reason=reason)
+        return self.train_at(state, cutoff, grid=grid, reason=reason)
 
-    def train_at(
-        self, state: SeriesState, cutoff: int, *, frequency: str, reason: str
-    ) -> ActiveModel:
+    def train_at(self, state: SeriesState, cutoff: int, *, grid: Grid, reason: str) -> ActiveModel:
         """Train and store the model of a cut-off on the series' points up to that grid step."""
         return self.context.models.train_and_store(
             self.context.sessions,
             pipeline=self.pipeline.name,
             series=state.name,
             series_id=state.series_id,
-            data=self._training_data(state.name, cutoff, frequency),
+            data=self._training_data(state.name, cutoff, grid),
             settings=self.pipeline.model,
             reason=reason,
             extra_metrics={"cutoff_step": cutoff, "reason": reason},
         )
 
-    def _training_data(self, name: str, cutoff: int, frequency: str) -> RegularSeries:
+    def _training_data(self, name: str, cutoff: int, grid: Grid) -> RegularSeries:
         """Regular points with grid step <= cutoff, ending on a real observation (no fill that
         would depend on a later point), whatever the span a step read."""
         source = self.context.source(self.pipeline.name)
         with transaction(self.context.sessions) as session:
-            full = read_regular(source, session, self.pipeline, name, frequency=frequency)
+            full = read_regular(source, session, self.pipeline, name, grid=grid)
         stop = int(np.searchsorted(full.steps, cutoff, side="right"))
         while stop > 0 and not full.observed[stop - 1]:
             stop -= 1

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pandas.tseries.frequencies import to_offset
-
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.repo.forecasts import recent_one_step_predictions
 from forecaster.db.session import transaction
@@ -66,14 +64,13 @@ def retrain_series(
     False when there is nothing to do: no model yet (the first one comes from the detection
     cycle), or a model already ends at the watermark.
     """
-    frequency = pipeline.preprocess.frequency
     with transaction(context.sessions) as session:
         state = database_io(context, pipeline).source(session).state(name)
-        frequency = frequency or state.stored_frequency
-        if state.watermark is None or not state.chain or frequency is None:
+        grid = state.grid(pipeline.preprocess.frequency)
+        if state.watermark is None or not state.chain or grid is None:
             return False
         # The watermark's grid step: read a little history to place it on the grid.
-        start = state.watermark - 4 * to_offset(frequency)
+        start = state.watermark - 4 * grid.offset - grid.lead
         tail = context.source(pipeline.name).read(
             session,
             name,
@@ -81,10 +78,10 @@ def retrain_series(
         )
     if tail.empty:
         return False
-    cutoff = int(regular(tail, pipeline, name, frequency=frequency).steps[-1])
+    cutoff = int(regular(tail, pipeline, name, grid=grid).steps[-1])
     if cutoff <= state.chain[-1]:
         return False
-    WalkForward(context, pipeline).train_at(state, cutoff, frequency=frequency, reason=reason)
+    WalkForward(context, pipeline).train_at(state, cutoff, grid=grid, reason=reason)
     return True
 
 

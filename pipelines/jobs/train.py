@@ -13,6 +13,7 @@ from forecaster.db.repo.series import ensure_series
 from forecaster.db.session import transaction
 from forecaster.db.time_range import TimeRange
 from forecaster.errors import ModelArtifactError, ModelNotFound
+from forecaster.series.grid import Grid
 from forecaster.series.regular import RegularSeries
 from pipelines.context import AppContext
 from pipelines.model_runtime import ActiveModel, version_id_of
@@ -42,7 +43,8 @@ def load_series(
     raw = context.source(pipeline.name).read(session, name, time_range)  # unknown: an error
     row = ensure_series(session=session, name=name)
     frequency = pipeline.preprocess.frequency or row.frequency
-    data = regular(raw, pipeline, name, frequency=frequency, time_range=time_range)
+    grid = Grid.stored(frequency, row.grid_origin) or frequency
+    data = regular(raw, pipeline, name, grid=grid, time_range=time_range)
     return SeriesData(series_id=row.id, name=name, data=data)
 
 

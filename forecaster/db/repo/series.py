@@ -123,12 +123,18 @@ def list_series(*, session: Session) -> list[SeriesSummary]:
     ]
 
 
-def record_frequencies(*, session: Session, frequencies: Mapping[int, str]) -> None:
-    """Store the frequency a series was first processed with, where none is stored yet (later
-    reads need no inference)."""
-    for series_id, frequency in frequencies.items():
+def record_grids(*, session: Session, grids: Mapping[int, tuple[str, datetime | None]]) -> None:
+    """Store the frequency and grid origin a series was first processed with, where none is
+    stored yet: later reads use them, whatever point they start at."""
+    for series_id, (frequency, origin) in grids.items():
         session.execute(
             update(Series)
             .where(Series.id == series_id, Series.frequency.is_(None))
             .values(frequency=frequency)
         )
+        if origin is not None:
+            session.execute(
+                update(Series)
+                .where(Series.id == series_id, Series.grid_origin.is_(None))
+                .values(grid_origin=origin)
+            )
