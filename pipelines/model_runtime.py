@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,7 +21,7 @@ from forecaster.db.repo.model_versions import (
     latest_model_version,
 )
 from forecaster.db.session import transaction
-from forecaster.errors import ModelNotFound
+from forecaster.errors import ModelNotFound, SeriesUnusable
 from forecaster.model import store
 from forecaster.model.network import Network, NetworkPool, import_keras
 from forecaster.model.predict import TrainedModel
@@ -103,6 +104,11 @@ class ModelRuntime:
             seed=series_seed(settings, pipeline, series),
             name=series,
         )
+        if not all(np.all(np.isfinite(w)) for w in model.weights):
+            raise SeriesUnusable(
+                f"series {series!r}: training gave non-finite weights (NaN or infinite); "
+                "the values may be too large or too irregular to learn from"
+            )
         with transaction(sessions) as session:
             latest = latest_model_version(session=session, pipeline=pipeline, series_id=series_id)
             on_disk = store.list_versions(self.root, pipeline, series)
@@ -121,7 +127,7 @@ class ModelRuntime:
                         "train_seconds": round(time.perf_counter() - started, 3),
                         **(extra_metrics or {}),
                     },
-                    artifact_path=str(path),
+                    artifact_path=store.artifact_path(self.root, path),
                 )
                 version_id = row.id
             except IntegrityError:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from forecaster.config.detection import METHOD_SECTIONS
 from forecaster.config.settings import Settings
 from forecaster.errors import ConfigError
+from forecaster.messages import quoted
 
 CONFIG_ENV = "FORECASTER_CONFIG"
 
@@ -79,11 +80,20 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
         elif kind == "missing":
             message = "missing required value"
         else:
-            message = f"{error['msg']} (got {error.get('input')!r})"
+            message = _problem(error)
         if method is not None:
             message += f" (method {method})"
         lines.append(f"{path}: {key}: {message}" if key else f"{path}: {message}")
     return "\n".join(lines)
+
+
+def _problem(error: Any) -> str:
+    """pydantic's message with the value it was given (cut short), unless it names it."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, dict | list) or quoted(value) in message:
+        return message  # a section's own check (its keys are in the message) or named
+    return f"{message} (got {quoted(value)})"
 
 
 def _key_path(loc: tuple[int | str, ...]) -> tuple[str, str | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from forecaster.config.detection import DetectionSettings
 from forecaster.config.model import ModelSettings
@@ -41,4 +41,18 @@ class PipelineSettings(StrictModel):
     def _name_is_simple(cls, value: str) -> str:
         if not _NAME_PATTERN.match(value):
             raise ValueError("use letters, digits, '_', '-' or '.' only")
+        if value in {".", ".."}:
+            raise ValueError(f"{value!r} names a directory: use letters or digits too")
         return value
+
+    @model_validator(mode="after")
+    def _first_model_can_train(self) -> PipelineSettings:
+        needed = self.model.min_train_points
+        if self.training.initial_points < needed:
+            raise ValueError(
+                f"training.initial_points is {self.training.initial_points}, but the model "
+                f"needs at least {needed} points to train (window {self.model.window} + chunk "
+                f"{self.model.scoring_chunk} + horizon {self.model.horizon}): raise "
+                "initial_points or shrink the model"
+            )
+        return self

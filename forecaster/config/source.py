@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from forecaster.config.strict import StrictModel
+from forecaster.config.validators import check_series_name
+
+SeriesName = Annotated[str, AfterValidator(check_series_name)]
 
 
 class TableSourceSettings(StrictModel):
@@ -29,10 +34,15 @@ class TableSourceSettings(StrictModel):
             raise ValueError("series_value is given but series_column is not")
         return self
 
+    @field_validator("series_name", "series_value")
+    @classmethod
+    def _usable_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_series_name(value)
+
 
 class SeriesSelector(StrictModel):
     """Which series a pipeline processes; with no key set, every series."""
 
-    names: list[str] | None = None
+    names: list[SeriesName] | None = None
     pattern: str | None = Field(default=None, description="Shell-style glob on series names.")
     kind: str | None = None

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from forecaster.errors import DatabaseError
+from forecaster.messages import first_line, quoted
 
 
 def _migrations_dir() -> Path:
@@ -41,6 +44,17 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> list[str]:
+    """Every revision shipped with this version of forecaster, oldest first."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return [script.revision for script in reversed(list(scripts.walk_revisions()))]
+
+
+def is_known(revision: str | None) -> bool:
+    """Whether a database at `revision` (None: empty) is one this forecaster can migrate."""
+    return revision is None or revision in known_revisions()
+
+
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
     with engine.connect() as connection:
@@ -48,15 +62,35 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` in one transaction."""
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    """Apply migrations up to `revision` in one transaction; DatabaseError for a revision
+    (asked for, or the database's own) that this forecaster does not know."""
+    _migrate(engine, revision, command.upgrade)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Revert migrations down to `revision` ("base" removes every table)."""
-    with engine.begin() as connection:
-        command.downgrade(alembic_config(connection), revision)
+    _migrate(engine, revision, command.downgrade)
+
+
+def _migrate(engine: Engine, revision: str, run: Callable[[Config, str], None]) -> None:
+    _require_known(current_revision(engine))
+    try:
+        with engine.begin() as connection:
+            run(alembic_config(connection), revision)
+    except CommandError as exc:  # an unknown revision, a downgrade "up", …
+        raise DatabaseError(
+            f"cannot migrate to revision {quoted(revision)}: {first_line(str(exc))} (this "
+            f"forecaster's revisions: {', '.join(known_revisions())}, or head and base)"
+        ) from None
+
+
+def _require_known(current: str | None) -> None:
+    if not is_known(current):
+        raise DatabaseError(
+            f"the database is at revision {quoted(current)}, which this forecaster does not "
+            f"know (its newest is {head_revision()}): it was migrated by a newer forecaster; "
+            "upgrade forecaster, or downgrade the database with the version that migrated it"
+        )
 
 
 def require_current_schema(engine: Engine) -> None:
@@ -69,6 +103,7 @@ def require_current_schema(engine: Engine) -> None:
         raise DatabaseError(
             "the database has no forecaster tables yet: run `forecaster db upgrade` first"
         )
+    _require_known(current)
     raise DatabaseError(
         f"the database schema is at revision {current} but this forecaster needs {head}: "
         "run `forecaster db upgrade`"

@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config.database import DatabaseSettings
 from forecaster.errors import ConfigError, DatabaseError
+from forecaster.messages import first_line, quoted
 
 
 def display_url(url: str) -> str:
@@ -28,7 +29,10 @@ def make_engine(settings: DatabaseSettings) -> Engine:
     try:
         url = make_url(settings.url)
     except ArgumentError:
-        raise ConfigError(f"database.url: not a valid SQLAlchemy URL: {settings.url!r}") from None
+        raise ConfigError(
+            f"database.url: not a valid SQLAlchemy URL: {quoted(settings.url)} "
+            "(e.g. sqlite:///forecaster.db or postgresql+psycopg://user@host:5432/db)"
+        ) from None
     kwargs: dict[str, Any] = {"echo": settings.echo}
     if url.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": settings.sqlite_busy_timeout_s}
@@ -36,9 +40,18 @@ def make_engine(settings: DatabaseSettings) -> Engine:
         kwargs["pool_pre_ping"] = True
     try:
         engine = create_engine(url, **kwargs)
+    except NoSuchModuleError:
+        raise ConfigError(
+            f"database.url: unknown database {quoted(url.drivername)} in "
+            f"{display_url(settings.url)} (use sqlite:///FILE or postgresql+psycopg://...)"
+        ) from None
     except ModuleNotFoundError as exc:
         raise ConfigError(
-            f"database.url: no driver installed for {url.drivername!r} ({exc.name})"
+            f"database.url: no driver installed for {quoted(url.drivername)} ({exc.name})"
+        ) from None
+    except (ArgumentError, TypeError, ValueError) as exc:  # e.g. a bad query parameter
+        raise ConfigError(
+            f"database.url: {display_url(settings.url)} cannot be used: {first_line(str(exc))}"
         ) from None
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine, settings.sqlite_busy_timeout_s)

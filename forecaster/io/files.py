@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from forecaster.errors import IngestError
-from forecaster.series.times import ensure_utc_index
+from forecaster.io.timestamps import EARLIEST, LATEST, TimeOptions, parse_times
+from forecaster.messages import quoted
 from forecaster.vocabulary import MAX_EXAMPLES
 
 DuplicatePolicy = Literal["error", "first", "last"]
@@ -27,6 +28,8 @@ class ReadOptions:
     time_column: str | None = None
     value_column: str | None = None
     timezone: str = "UTC"
+    time_format: str | None = None  # strptime format of every time, e.g. %d/%m/%Y %H:%M
+    dayfirst: bool | None = None  # dates like 01/02/2020: day first; None: the file must tell
     skip_bad_rows: bool = False
     # Real exports repeat timestamps (e.g. NAB's ec2 latency file at a DST change): keep the
     # last row by default and report how many were dropped; "error" makes them fatal.
@@ -55,6 +58,8 @@ class PointsFile:
     missing_value_lines: list[int] = field(default_factory=list)
     duplicates_dropped: int = 0
     was_unsorted: bool = False
+    times_truncated: int = 0  # times with digits below a microsecond, cut off
+    time_format: str = "ISO 8601"
 
 
 def read_points(path: Path, options: ReadOptions) -> PointsFile:
@@ -68,23 +73,25 @@ def read_points(path: Path, options: ReadOptions) -> PointsFile:
 
     raw_time = frame[time_column]
     raw_value = frame[value_column]
-    blank = _is_missing(raw_time) & _is_missing(raw_value)
-    times = _parse_times(raw_time, options.timezone)
+    time_missing = _is_missing(raw_time)
+    blank = time_missing & _is_missing(raw_value)
+    parsed_times = parse_times(
+        raw_time,
+        ~time_missing.to_numpy(),
+        TimeOptions(options.timezone, options.time_format, options.dayfirst),
+        lambda i: f"{path}: {label} {lines[i]}",
+    )
+    times = parsed_times.times
     values, value_text = _parse_values(raw_value)
 
     missing_value = _is_missing(raw_value) & ~blank
-    bad_time = times.isna().to_numpy() & ~blank
+    bad_time = times.isna().to_numpy() & ~blank.to_numpy()
     bad_value = np.isnan(values) & ~missing_value.to_numpy() & ~blank.to_numpy()
     infinite = np.isinf(values)
-
-    problems: list[RowProblem] = []
-    for i in np.flatnonzero(bad_time | bad_value | infinite):
-        if bad_time[i]:
-            problems.append(RowProblem(int(lines[i]), f"unparseable time {raw_time.iloc[i]!r}"))
-        elif infinite[i]:
-            problems.append(RowProblem(int(lines[i]), f"infinite value {value_text.iloc[i]!r}"))
-        else:
-            problems.append(RowProblem(int(lines[i]), f"unparseable value {value_text.iloc[i]!r}"))
+    unusable = bad_time | bad_value | infinite
+    problems = _problems(
+        lines, raw_time, value_text, unusable, parsed_times.out_of_range, times, values
+    )
     if problems and not options.skip_bad_rows:
         raise IngestError(_bad_rows_message(path, label, problems))
 
@@ -112,7 +119,37 @@ def read_points(path: Path, options: ReadOptions) -> PointsFile:
         missing_value_lines=missing_lines,
         duplicates_dropped=duplicates_dropped,
         was_unsorted=was_unsorted,
+        times_truncated=parsed_times.truncated,
+        time_format=parsed_times.format,
     )
+
+
+def _problems(
+    lines: np.ndarray,
+    raw_time: pd.Series,
+    value_text: pd.Series,
+    unusable: np.ndarray,
+    out_of_range: np.ndarray,
+    times: pd.Series,
+    values: np.ndarray,
+) -> list[RowProblem]:
+    """Each unusable row's line and why: its time, else its value (cells cut short)."""
+    problems: list[RowProblem] = []
+    for i in np.flatnonzero(unusable):
+        cell = raw_time.iloc[i]
+        if out_of_range[i]:
+            reason = (
+                f"time {quoted(cell)} is outside {EARLIEST:%Y-%m-%d} .. {LATEST:%Y-%m-%d}, "
+                "the times the service can hold"
+            )
+        elif pd.isna(times.iloc[i]):
+            reason = f"unparseable time {quoted(cell)}"
+        elif np.isinf(values[i]):
+            reason = f"infinite value {quoted(value_text.iloc[i])}"
+        else:
+            reason = f"unparseable value {quoted(value_text.iloc[i])}"
+        problems.append(RowProblem(int(lines[i]), reason))
+    return problems
 
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, int, str]:
@@ -183,7 +220,7 @@ def _require_column(path: Path, columns: list[str], wanted: str, option: str) ->
     if wanted in columns:
         return wanted
     raise IngestError(
-        f"{path}: no column {wanted!r} for {option} (columns: {', '.join(map(str, columns))})"
+        f"{path}: no column {quoted(wanted)} for {option} (columns: {', '.join(map(str, columns))})"
     )
 
 
@@ -192,43 +229,6 @@ def _is_missing(column: pd.Series) -> pd.Series:
         text = column.astype("string").str.strip().str.lower()
         return text.isna() | text.isin(MISSING_MARKERS)
     return column.isna()
-
-
-def _parse_times(column: pd.Series, timezone: str) -> pd.Series:
-    """Times as UTC; NaT where a cell cannot be parsed or is ambiguous in `timezone`.
-
-    Cells with an explicit offset keep it; cells without one are wall-clock times in `timezone`.
-    """
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return pd.Series(_localize(pd.DatetimeIndex(column), timezone), index=column.index)
-    text = column.astype("string").str.strip()
-    as_utc = _to_utc(text)
-    if timezone == "UTC":
-        return as_utc
-    has_offset = text.str.contains(_OFFSET_PATTERN, regex=True, na=False).to_numpy()
-    # Offset-less cells were read as UTC wall-clock: re-read that wall clock in `timezone`.
-    wall_clock = pd.DatetimeIndex(as_utc).tz_localize(None)
-    local = _localize(wall_clock, timezone)
-    result = np.where(has_offset, pd.DatetimeIndex(as_utc), local)
-    return pd.Series(pd.DatetimeIndex(result, tz="UTC"), index=column.index)
-
-
-_OFFSET_PATTERN = r"(?:Z|[+-]\d{2}:?\d{2})$"
-
-
-def _to_utc(text: pd.Series) -> pd.Series:
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-    if parsed.isna().mean() > 0.5:
-        # Not ISO 8601 (e.g. 01/02/1990): let pandas infer the format per element.
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
-    return parsed
-
-
-def _localize(index: pd.DatetimeIndex, timezone: str) -> pd.DatetimeIndex:
-    try:
-        return ensure_utc_index(index, timezone)
-    except Exception as exc:  # pytz/zoneinfo raise several types for an unknown zone
-        raise IngestError(f"unknown --timezone {timezone!r}: {exc}") from None
 
 
 def _parse_values(column: pd.Series) -> tuple[np.ndarray, pd.Series]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import partial
@@ -15,10 +16,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Date, DateTime
 
 from forecaster.config.source import TableSourceSettings
+from forecaster.config.validators import series_name_problem
 from forecaster.db.repo.observations import points_from_rows
 from forecaster.db.time_range import TimeRange
 from forecaster.errors import SourceError
+from forecaster.io.timestamps import EARLIEST, LATEST
+from forecaster.messages import quoted
 from forecaster.series.times import ensure_utc_index
+
+log = logging.getLogger(__name__)
 
 
 class TableSource:
@@ -26,6 +32,9 @@ class TableSource:
 
     def __init__(self, settings: TableSourceSettings) -> None:
         self.settings = settings
+        # What was last reported of each series' unusable rows: a daemon reads a text-typed
+        # table every cycle, and says it again only when it changes.
+        self._reported: dict[str, str] = {}
 
     @property
     def label(self) -> str:
@@ -43,6 +52,7 @@ class TableSource:
 
     def read(self, session: Session, name: str, time_range: TimeRange = TimeRange()) -> pd.Series:
         s = self.settings
+        self._check_name(name)
         table = self._reflect(session)
         time_col = table.c[s.time_column]
         value_col = table.c[s.value_column]
@@ -55,7 +65,7 @@ class TableSource:
             )
         statement = self._sql_time_filter(statement, time_col, time_range, session)
         rows = session.execute(statement.order_by(time_col)).all()
-        return self._to_points(rows, time_range).rename(name)
+        return self._to_points(rows, time_range, name).rename(name)
 
     def read_many(self, session: Session, ranges: Mapping[str, TimeRange]) -> dict[str, pd.Series]:
         return {name: self.read(session, name, r) for name, r in ranges.items()}
@@ -69,8 +79,22 @@ class TableSource:
     def oldest(self, session: Session, name: str) -> pd.Timestamp | None:
         return self._edge(session, name, newest=False)
 
+    def first(self, session: Session, name: str, count: int) -> pd.Series:
+        table = self._reflect(session)
+        oldest, newest = self.oldest(session, name), self.newest(session, name)
+        if isinstance(table.c[self.settings.time_column].type, DateTime | Date) and oldest:
+            # Windows from the oldest point, growing eightfold, until one holds `count` points.
+            span = pd.Timedelta(hours=1)
+            while newest is not None and oldest + span < newest:
+                points = self.read(session, name, TimeRange(end=(oldest + span).to_pydatetime()))
+                if len(points) >= count:
+                    return points.iloc[:count]
+                span *= 8
+        return self.read(session, name).iloc[:count]  # text times: only parsing tells the order
+
     def _edge(self, session: Session, name: str, *, newest: bool) -> pd.Timestamp | None:
         s = self.settings
+        self._check_name(name)
         table = self._reflect(session)
         time_col = table.c[s.time_column]
         if not isinstance(time_col.type, DateTime | Date):  # text: only parsing tells the order
@@ -82,7 +106,19 @@ class TableSource:
         found = session.scalar(statement)
         if found is None:
             return None
-        return self._to_points([(found, 0.0)], TimeRange()).index[0]
+        edge = self._to_points([(found, 0.0)], TimeRange(), name)
+        return edge.index[0] if len(edge) else None
+
+    def _check_name(self, name: str) -> None:
+        """A series named by a value of the series column must be usable as a name: an
+        unusable one is that series' error, and the table's other series go on."""
+        problem = series_name_problem(name)
+        if problem is not None:
+            raise SourceError(
+                f"table {self.label!r}, column {self.settings.series_column!r}: {problem}; "
+                "rename it in the table, or leave it out with the pipeline's series.names or "
+                "series.pattern"
+            )
 
     def _single_name(self) -> str:
         s = self.settings
@@ -154,17 +190,14 @@ class TableSource:
             statement = statement.where(time_col <= convert(time_range.end + slack))
         return statement
 
-    def _to_points(self, rows: Sequence[Any], time_range: TimeRange) -> pd.Series:
+    def _to_points(self, rows: Sequence[Any], time_range: TimeRange, name: str) -> pd.Series:
         if not rows:
             return points_from_rows([])
         times, values = zip(*rows, strict=True)
-        parsed = pd.to_datetime(
-            pd.Series(times, dtype=object), errors="coerce", utc=False, format="mixed"
-        )
-        if pd.api.types.is_object_dtype(parsed):  # mixed offsets
-            parsed = pd.to_datetime(pd.Series(times, dtype=object), errors="coerce", utc=True)
-        index = ensure_utc_index(pd.DatetimeIndex(parsed), self.settings.timezone)
-        numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+        index = self._parse_times(pd.Series(times, dtype=object))
+        raw_values = pd.Series(values, dtype=object)
+        numbers = pd.to_numeric(raw_values, errors="coerce")
+        self._report_unusable(name, pd.Series(times, dtype=object), index, raw_values, numbers)
         points = pd.Series(numbers.to_numpy(dtype=float, na_value=np.nan), index=index.rename("ts"))
         points = points[points.index.notna()].sort_index(kind="stable")
         mask = np.ones(len(points), dtype=bool)
@@ -176,6 +209,46 @@ class TableSource:
         if time_range.end is not None:
             mask &= points.index <= pd.Timestamp(time_range.end)
         return points[mask].rename("value")
+
+    def _parse_times(self, times: pd.Series) -> pd.DatetimeIndex:
+        """UTC times; NaT where a cell is not a time or lies outside what the service holds."""
+        parsed = pd.to_datetime(times, errors="coerce", utc=False, format="mixed")
+        if pd.api.types.is_object_dtype(parsed):  # mixed offsets
+            parsed = pd.to_datetime(times, errors="coerce", utc=True)
+        index = ensure_utc_index(pd.DatetimeIndex(parsed), self.settings.timezone)
+        return pd.DatetimeIndex(index.where((index >= EARLIEST) & (index <= LATEST)))
+
+    def _report_unusable(
+        self,
+        name: str,
+        times: pd.Series,
+        index: pd.DatetimeIndex,
+        values: pd.Series,
+        numbers: pd.Series,
+    ) -> None:
+        """Log, once per change, the rows a text-typed table holds that cannot be read: times
+        that are not times (left out) and values that are not numbers (read as missing)."""
+        bad_time = (index.isna() & times.notna().to_numpy()).nonzero()[0]
+        bad_value = [
+            i
+            for i in (numbers.isna() & values.notna()).to_numpy().nonzero()[0]
+            if not (isinstance(values.iloc[i], str) and not values.iloc[i].strip())  # empty: a gap
+        ]
+        parts = []
+        if len(bad_time):
+            parts.append(
+                f"{len(bad_time)} row(s) whose {self.settings.time_column!r} is not a usable "
+                f"time were left out (e.g. {quoted(times.iloc[bad_time[0]])})"
+            )
+        if len(bad_value):
+            parts.append(
+                f"{len(bad_value)} row(s) whose {self.settings.value_column!r} is not a number "
+                f"were read as missing (e.g. {quoted(values.iloc[bad_value[0]])})"
+            )
+        note = "; ".join(parts)
+        if note and self._reported.get(name) != note:
+            log.warning("table %s, series %s: %s", self.label, quoted(name), note)
+        self._reported[name] = note
 
 
 def _to_aware_utc(ts: Any) -> Any:

@@ -48,8 +48,27 @@ class StoredModel:
 
 
 def series_directory(root: Path, pipeline: str, series: str) -> Path:
-    """Where a series' versions live; names are percent-quoted so any series name is a safe path."""
+    """Where a series' versions live; names are percent-quoted so any series name is a safe path
+    (names that are empty or a path of their own, such as `..`, are refused)."""
+    if series in {"", ".", ".."}:
+        raise ModelArtifactError(f"series name {series!r} cannot name a model directory")
     return root / quote(pipeline, safe="") / quote(series, safe="")
+
+
+def artifact_path(root: Path, directory: Path) -> str:
+    """What `model_versions.artifact_path` records: the version's directory relative to the
+    store's root (POSIX separators), so a store can move with its model_dir."""
+    try:
+        return directory.relative_to(root).as_posix()
+    except ValueError:  # not under the root (a store given by absolute path): as it is
+        return str(directory)
+
+
+def artifact_directory(root: Path, recorded: str) -> Path:
+    """The directory an `artifact_path` names: relative ones under `root`; absolute ones, as
+    rows written before paths were relative hold them, as they are."""
+    path = Path(recorded)
+    return path if path.is_absolute() else root / path
 
 
 def list_versions(root: Path, pipeline: str, series: str) -> list[int]:
@@ -72,11 +91,16 @@ def save_model(
 ) -> Path:
     """Write a version atomically (temp directory, then rename); returns its directory."""
     directory = series_directory(root, pipeline, series)
-    directory.mkdir(parents=True, exist_ok=True)
     target = directory / str(version)
     if target.exists():
         raise ModelArtifactError(f"model version {target} already exists")
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=directory))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=directory))
+    except OSError as exc:
+        raise ModelArtifactError(
+            f"cannot write model version {target}: {exc.strerror or exc} (check model_dir)"
+        ) from None
     try:
         network.weights = model.weights
         network.save(staging / MODEL_FILE)
@@ -84,6 +108,11 @@ def save_model(
         meta = _meta(pipeline, series, version, model)
         (staging / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         os.replace(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ModelArtifactError(
+            f"cannot write model version {target}: {exc.strerror or exc} (check model_dir)"
+        ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -131,6 +160,7 @@ def load_model_at(
         weights = _read_weights(path / WEIGHTS_FILE, meta.get("weight_shapes"))
     else:  # a store written before weights.npz: Keras reads the network file
         weights = network_for(model.settings).load(path / MODEL_FILE)
+    _require_finite(path, weights)
     return StoredModel(
         model=TrainedModel(**{**model.__dict__, "weights": weights}),
         version=identity[2],
@@ -156,6 +186,17 @@ def _read_weights(path: Path, shapes: Any) -> list[np.ndarray]:
             f"the metadata says {shapes}"
         )
     return weights
+
+
+def _require_finite(path: Path, weights: list[np.ndarray]) -> None:
+    """A weight that is NaN or infinite makes every prediction NaN: the artifact is corrupt."""
+    for index, array in enumerate(weights):
+        if not np.all(np.isfinite(array)):
+            bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+            raise ModelArtifactError(
+                f"model weights in {path} are corrupt: weight array {index} has {bad} "
+                "non-finite value(s) (NaN or infinite)"
+            )
 
 
 def _meta(pipeline: str, series: str, version: int, model: TrainedModel) -> dict[str, Any]:

@@ -66,14 +66,17 @@ def settings_from(config: Path | None, verbose: bool) -> Settings:
 
 
 def open_app_context(
-    config: Path | None, verbose: bool, *, require_schema: bool = True
+    config: Path | None, verbose: bool, *, require_schema: bool = True, models: bool = False
 ) -> AppContext:
-    """The config's settings with an open database; the caller closes it."""
+    """The config's settings with an open database; the caller closes it. With `models`
+    (commands that may train), the model store must be writable before any work starts."""
+    from pipelines.cli.paths import check_model_dir
     from pipelines.context import open_context
 
-    return open_context(
-        settings_from(config, verbose), require_schema=require_schema, verbose=verbose
-    )
+    settings = settings_from(config, verbose)
+    if models:
+        check_model_dir(settings.model_dir)
+    return open_context(settings, require_schema=require_schema, verbose=verbose)
 
 
 def parse_time(value: str | None, option: str) -> datetime | None:
@@ -82,20 +85,33 @@ def parse_time(value: str | None, option: str) -> datetime | None:
         return None
     import pandas as pd
 
+    from forecaster.messages import quoted
+
     try:
         ts = pd.Timestamp(value)
-    except ValueError:
-        raise ForecasterError(f"{option}: cannot read {value!r} as a time") from None
+    except (ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+        raise ForecasterError(f"{option}: cannot read {quoted(value)} as a time") from None
     if ts is pd.NaT:
-        raise ForecasterError(f"{option}: cannot read {value!r} as a time")
+        raise ForecasterError(f"{option}: cannot read {quoted(value)} as a time")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.to_pydatetime()
+
+
+def parse_range(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    """`--start` and `--end` as UTC datetimes; an error when the start is after the end."""
+    start_ts, end_ts = parse_time(start, "--start"), parse_time(end, "--end")
+    if start_ts is not None and end_ts is not None and start_ts > end_ts:
+        raise ForecasterError(
+            f"--start {start_ts.isoformat()} is later than --end {end_ts.isoformat()}: "
+            "nothing to do"
+        )
+    return start_ts, end_ts
 
 
 def progress_bars() -> Progress:
     """Progress bars on stderr that vanish when done, so stdout keeps only the results."""
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # series names print as they are
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

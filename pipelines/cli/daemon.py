@@ -34,7 +34,7 @@ def daemon(
     from pipelines.daemon.lock import sqlite_daemon_lock
     from pipelines.daemon.scheduler import run_forever, run_once
 
-    context = open_app_context(config, verbose)
+    context = open_app_context(config, verbose, models=True)
     logging.getLogger("pipelines").setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("forecaster").setLevel(logging.DEBUG if verbose else logging.INFO)
     chosen = [context.settings.pipeline(name) for name in pipeline] if pipeline else None

@@ -30,9 +30,9 @@ def db_upgrade(
         engine.dispose()
     where = display_url(settings.database.url)
     if before == after:
-        out.print(f"{where}: already at revision {after}")
+        out.print(f"{where}: already at revision {after}", markup=False)
     else:
-        out.print(f"{where}: upgraded {before or 'empty database'} -> {after}")
+        out.print(f"{where}: upgraded {before or 'empty database'} -> {after}", markup=False)
 
 
 @db_app.command("current")
@@ -50,7 +50,10 @@ def db_current(config: ConfigOption = None, verbose: VerboseOption = False) -> N
         engine.dispose()
     head = migrate.head_revision()
     state = "up to date" if current == head else f"behind: newest is {head}"
-    out.print(f"{display_url(settings.database.url)}: revision {current or 'none'} ({state})")
+    if not migrate.is_known(current):
+        state = f"unknown to this forecaster, whose newest is {head}: written by a newer version?"
+    where = display_url(settings.database.url)
+    out.print(f"{where}: revision {current or 'none'} ({state})", markup=False)
 
 
 @db_app.command("downgrade")

@@ -125,6 +125,7 @@ def _print_demo(result: DemoResult) -> None:
     out.print(
         f"\nPlots: {result.output_dir}/<series>.png, all on {result.output_dir}/index.html",
         highlight=False,
+        markup=False,
         soft_wrap=True,
     )
     _print_next_steps(result)
@@ -147,5 +148,6 @@ def _print_next_steps(result: DemoResult) -> None:
         f"Watch it live: forecaster daemon -c {config}   (and in another terminal)\n"
         f"               forecaster demo-feed --dir {directory}",
         highlight=False,
+        markup=False,
         soft_wrap=True,
     )

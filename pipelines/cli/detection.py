@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from forecaster.errors import ForecasterError
 from pipelines.cli.app import (
     ConfigOption,
     PipelineOption,
@@ -16,12 +17,12 @@ from pipelines.cli.app import (
     err,
     open_app_context,
     out,
-    parse_time,
+    parse_range,
     progress_bars,
     series_task,
     settings_from,
 )
-from pipelines.cli.render import backfill_table, evaluate_table
+from pipelines.cli.render import backfill_table, evaluate_table, literal
 
 if TYPE_CHECKING:
     from pipelines.jobs.evaluate import Evaluation
@@ -51,8 +52,8 @@ def backfill(
     """
     from pipelines.jobs.backfill import run_pipeline
 
-    start_ts, end_ts = parse_time(start, "--start"), parse_time(end, "--end")
-    context = open_app_context(config, verbose)
+    start_ts, end_ts = parse_range(start, end)
+    context = open_app_context(config, verbose, models=True)
     try:
         with progress_bars() as progress:
             result = run_pipeline(
@@ -87,19 +88,22 @@ def evaluate_command(
 ) -> None:
     """Backfill a labelled corpus with the pipeline's settings in a scratch database and score
     it (NAB profiles, event precision/recall/F1) beside a rolling k-sigma baseline."""
+    from pipelines.cli.paths import check_output_file
     from pipelines.jobs.evaluate import evaluate
 
     settings = settings_from(config, verbose)
+    if out_file is not None:
+        check_output_file(out_file, "--out")  # before minutes of work, not after
     with progress_bars() as progress:
         result = evaluate(
             settings, pipeline, data, labels, on_series=partial(series_task, progress)
         )
     out.print(evaluate_table(result, data))
     for report in result.run.failed:
-        err.print(f"[yellow]series {report.series} failed:[/] {report.error}")
+        err.print(f"[yellow]series {literal(report.series)} failed:[/] {literal(report.error)}")
     if out_file is not None:
         _write_evaluation(out_file, result, data)
-        out.print(f"report written to {out_file}")
+        out.print(f"report written to {out_file}", markup=False)
 
 
 def _write_evaluation(path: Path, result: Evaluation, data: Path) -> None:
@@ -113,4 +117,7 @@ def _write_evaluation(path: Path, result: Evaluation, data: Path) -> None:
         "baseline": result.baseline.to_dict(),
         "failed_series": {r.series: r.error for r in result.run.failed},
     }
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    try:
+        path.write_text(json.dumps(payload, indent=2) + "\n")
+    except OSError as exc:
+        raise ForecasterError(f"--out {path}: cannot write the report: {exc.strerror}") from None

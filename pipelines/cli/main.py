@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from rich.text import Text
+
 from forecaster.errors import ForecasterError
 from pipelines.cli.app import app, err
 
@@ -17,7 +19,7 @@ def main() -> None:
     try:
         app()
     except ForecasterError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
         sys.exit(1)
     except Exception as exc:
         from sqlalchemy.exc import DBAPIError
@@ -26,7 +28,8 @@ def main() -> None:
             raise
         # A database failure mid-command (server gone, lock timeout): one line, no traceback.
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        err.print(f"[red]database error:[/] {reason}", highlight=False, soft_wrap=True)
+        line = Text.assemble(("database error:", "red"), f" {reason}")
+        err.print(line, highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -17,7 +17,7 @@ from pipelines.cli.app import (
     out,
     parse_time,
 )
-from pipelines.cli.render import forecast_table, train_summary
+from pipelines.cli.render import forecast_table, literal, train_summary
 
 
 @app.command("train")
@@ -35,9 +35,9 @@ def train(
     from pipelines.jobs.train import train_series
 
     until_ts = parse_time(until, "--until")
-    context = open_app_context(config, verbose)
+    context = open_app_context(config, verbose, models=True)
     try:
-        with err.status(f"training {series} ..."):
+        with err.status(f"training {literal(series)} ..."):
             active = train_series(context, pipeline, series, until=until_ts)
     finally:
         context.close()
@@ -57,13 +57,15 @@ def forecast(
     """
     from pipelines.jobs.forecast import forecast_series
 
-    context = open_app_context(config, verbose)
+    context = open_app_context(config, verbose, models=True)
     try:
-        with err.status(f"forecasting {series} ..."):
+        with err.status(f"forecasting {literal(series)} ..."):
             report = forecast_series(context, pipeline, series)
     finally:
         context.close()
     if report.model.trained_now:
-        out.print(f"trained version {report.model.version} first: {report.model.reason}")
+        out.print(
+            f"trained version {report.model.version} first: {report.model.reason}", markup=False
+        )
     out.print(forecast_table(series, report))
     out.print(f"{report.rows_written} row(s) written to forecasts")

@@ -15,7 +15,7 @@ from pipelines.cli.app import (
     app,
     open_app_context,
     out,
-    parse_time,
+    parse_range,
 )
 
 # Annotations only: the plotting modules (matplotlib) load when a plot is drawn, so
@@ -52,12 +52,18 @@ def plot(
     """Draw a series: observed values, stored one-step forecasts and the latest forecast with
     their bands, anomalies as dots, events shaded."""
     from forecaster.db.time_range import TimeRange
+    from pipelines.cli.paths import check_output_directory, check_output_file
 
     if (out_file is None) == (html_dir is None):
         raise ForecasterError("give --out FILE.png (one series) or --html DIR")
     if out_file is not None and len(series or []) != 1:
         raise ForecasterError("--out draws one series: give exactly one --series")
-    time_range = TimeRange(start=parse_time(start, "--start"), end=parse_time(end, "--end"))
+    if out_file is not None:
+        check_output_file(out_file, "--out")
+    if html_dir is not None:
+        check_output_directory(html_dir, "--html")
+    start_ts, end_ts = parse_range(start, end)
+    time_range = TimeRange(start=start_ts, end=end_ts)
     context = open_app_context(config, verbose)
     try:
         if out_file is not None:
@@ -81,6 +87,7 @@ def _plot_png(
         f"{path}: {data.series}, {len(data.observed)} points, "
         f"{len(data.anomalies)} anomalous points in {len(data.events)} events",
         highlight=False,
+        markup=False,
     )
 
 
@@ -106,5 +113,5 @@ def _plot_html(
     pages = plot_pages(context, settings.name, chosen, directory, time_range)
     for page in pages:
         drawn = page.png if page.png is not None else "no observations in the range"
-        out.print(f"{page.data.series}: {drawn}", highlight=False)
-    out.print(f"{directory / 'index.html'}: {len(pages)} series", highlight=False)
+        out.print(f"{page.data.series}: {drawn}", highlight=False, markup=False)
+    out.print(f"{directory / 'index.html'}: {len(pages)} series", highlight=False, markup=False)

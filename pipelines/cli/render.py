@@ -6,7 +6,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from forecaster.vocabulary import MAX_EXAMPLES
 
@@ -20,6 +22,12 @@ if TYPE_CHECKING:
     from pipelines.jobs.ingest import IngestReport
     from pipelines.jobs.status import PipelineStatus
     from pipelines.model_runtime import ActiveModel
+
+
+def literal(value: object) -> str:
+    """A name, path or message as rich markup that prints exactly as it is: user text such as
+    a series called `foo[/]bar` or `[bold red]x` is never read as styling."""
+    return escape(str(value))
 
 
 def number_text(value: object) -> str:
@@ -57,15 +65,18 @@ def ingest_lines(report: IngestReport, on_duplicate: str) -> list[str]:
     points = parsed.points
     action = "created" if report.created else "updated"
     lines = [
-        f"{parsed.path}: {parsed.rows_read} row(s) read into series [bold]{report.series}[/] "
-        f"({action}, kind {report.kind}, frequency {report.frequency or 'unknown'})",
+        f"{literal(parsed.path)}: {parsed.rows_read} row(s) read into series "
+        f"[bold]{literal(report.series)}[/] ({action}, kind {literal(report.kind)}, "
+        f"frequency {literal(report.frequency or 'unknown')})",
         f"  {report.counts.inserted} inserted, {report.counts.updated} updated, "
         f"{report.counts.unchanged} unchanged; span {points.index[0].isoformat()} .. "
         f"{points.index[-1].isoformat()}",
     ]
     label = parsed.line_label
     if parsed.bad_rows:
-        shown = ", ".join(f"{label} {p.line} ({p.reason})" for p in parsed.bad_rows[:MAX_EXAMPLES])
+        shown = ", ".join(
+            f"{label} {p.line} ({literal(p.reason)})" for p in parsed.bad_rows[:MAX_EXAMPLES]
+        )
         lines.append(f"  [yellow]skipped {len(parsed.bad_rows)} bad row(s)[/]: {shown}")
     if parsed.missing_value_lines:
         missing = parsed.missing_value_lines
@@ -76,6 +87,11 @@ def ingest_lines(report: IngestReport, on_duplicate: str) -> list[str]:
             f"  [yellow]{len(missing)} row(s) had no value[/] ({label}s {shown}): "
             "not stored, they are gaps"
         )
+    if parsed.times_truncated:
+        lines.append(
+            f"  [yellow]{parsed.times_truncated} time(s) had digits below a microsecond[/]: "
+            "cut to microseconds (the databases' precision) before looking for repeated times"
+        )
     if parsed.duplicates_dropped:
         lines.append(
             f"  [yellow]{parsed.duplicates_dropped} row(s) repeated an earlier timestamp[/]: "
@@ -85,7 +101,8 @@ def ingest_lines(report: IngestReport, on_duplicate: str) -> list[str]:
         lines.append("  rows were not in time order; they were sorted")
     if report.kind_ignored:
         lines.append(
-            f"  note: series exists with kind {report.kind!r}; --kind {report.kind_ignored} ignored"
+            f"  note: series exists with kind {literal(repr(report.kind))}; "
+            f"--kind {literal(report.kind_ignored)} ignored"
         )
     return lines
 
@@ -95,10 +112,10 @@ def series_table(summaries: list[SeriesSummary]) -> Table:
     table = Table("series", "kind", "unit", "frequency", "points", "first", "last")
     for s in summaries:
         table.add_row(
-            s.name,
-            s.kind,
-            s.unit or "",
-            s.frequency or "",
+            Text(s.name),
+            Text(s.kind),
+            Text(s.unit or ""),
+            Text(s.frequency or ""),
             str(s.points),
             s.first_ts.isoformat() if s.first_ts else "",
             s.last_ts.isoformat() if s.last_ts else "",
@@ -111,9 +128,11 @@ def train_summary(series: str, active: ActiveModel) -> str:
     m = active.model
     metrics = m.metrics
     return (
-        f"series [bold]{series}[/]: version {active.version} stored in {active.path}\n"
+        f"series [bold]{literal(series)}[/]: version {active.version} stored in "
+        f"{literal(active.path)}\n"
         f"  trained on {metrics.get('points')} points, {m.trained_from.isoformat()} .. "
-        f"{m.trained_to.isoformat()} (frequency {m.frequency}), {metrics.get('epochs')} epochs, "
+        f"{m.trained_to.isoformat()} (frequency {literal(m.frequency)}), "
+        f"{metrics.get('epochs')} epochs, "
         f"{metrics.get('fit_seconds')} s\n"
         f"  one-step error on the {metrics.get('band_from')} span: "
         f"MAE {number_text(metrics.get('mae'))}"
@@ -132,7 +151,7 @@ def forecast_table(series: str, report: ForecastReport) -> Table:
         "predicted",
         f"lower ({coverage}%)",
         f"upper ({coverage}%)",
-        title=f"{series}: forecast issued at {f.issued_at.isoformat()} "
+        title=f"{literal(series)}: forecast issued at {f.issued_at.isoformat()} "
         f"by model version {report.model.version}",
     )
     steps = zip(f.index, f.predicted, f.lower, f.upper, strict=True)
@@ -152,14 +171,16 @@ def backfill_table(result: RunResult) -> Table:
         "models trained",
         "seconds",
         "status",
-        title=f"backfill of pipeline {result.pipeline} (run {result.run_id})",
+        title=f"backfill of pipeline {literal(result.pipeline)} (run {result.run_id})",
     )
     for r in result.reports:
-        status = "[green]ok[/]" if r.ok else f"[red]failed:[/] {r.error}"
-        if r.ok and r.notes:
-            status = "; ".join(r.notes)
+        status = Text("ok", style="green")
+        if not r.ok:
+            status = Text.assemble(("failed:", "red"), f" {r.error}")
+        elif r.notes:
+            status = Text("; ".join(r.notes))
         table.add_row(
-            r.series,
+            Text(r.series),
             str(r.points_read),
             str(r.points_scored),
             str(r.anomalies),
@@ -183,7 +204,7 @@ def evaluate_table(result: Evaluation, data: Path) -> Table:
         "precision",
         "recall",
         "F1",
-        title=f"evaluate: pipeline {result.pipeline} on {data}",
+        title=f"evaluate: pipeline {literal(result.pipeline)} on {literal(data)}",
     )
     product, baseline = result.product, result.baseline
     groups = [
@@ -222,18 +243,18 @@ def status_table(pipeline: PipelineStatus, now: datetime) -> Table:
         "lag",
         "model",
         "model age",
-        "last error",
-        title=f"pipeline {pipeline.name}: {len(pipeline.series)} series, {last}",
+        "last error or note",
+        title=f"pipeline {literal(pipeline.name)}: {len(pipeline.series)} series, {last}",
     )
     for s in pipeline.series:
         table.add_row(
-            s.series,
+            Text(s.series),
             time_text(s.watermark),
             time_text(s.newest),
             "-" if s.lag is None else age_text(s.lag.to_pytimedelta()),
             f"v{s.model_version}" if s.model_version else "-",
             age_text(now - s.model_trained_at) if s.model_trained_at else "-",
-            f"[red]{s.error}[/]" if s.error else "",
+            Text(s.error, style="red") if s.error else Text(s.note or "", style="yellow"),
         )
     return table
 
@@ -247,14 +268,14 @@ def demo_table(result: DemoResult) -> Table:
         "anomalous points",
         "events",
         "labelled anomalies found",
-        title=f"forecaster demo in {result.directory} ({result.seconds:.0f} s)",
+        title=f"forecaster demo in {literal(result.directory)} ({result.seconds:.0f} s)",
     )
     for o in result.outcomes:
         labels = o.sample.labels
         what = "injected" if o.sample.label_source == "injected" else "known market shocks"
         hits = f"{sum(o.found)} of {len(labels)} {what}" if labels else "-"
         if o.error:
-            hits = f"[red]failed:[/] {o.error}"
+            hits = f"[red]failed:[/] {literal(o.error)}"
         table.add_row(
             o.sample.name, o.sample.kind, str(o.points), str(o.anomalies), str(o.events), hits
         )

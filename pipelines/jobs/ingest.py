@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecaster.config.validators import series_name_problem
 from forecaster.db.repo.observations import UpsertCounts, upsert_observations
 from forecaster.db.repo.series import create_series, find_series
 from forecaster.db.session import transaction
+from forecaster.errors import IngestError
 from forecaster.io.files import PointsFile, ReadOptions, read_points
 from forecaster.series.frequency import infer_frequency
 from pipelines.context import AppContext
@@ -47,6 +49,8 @@ def ingest_file(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Parse the whole file first, then write every row or none (one transaction)."""
+    if (problem := series_name_problem(request.series)) is not None:
+        raise IngestError(problem)
     parsed = read_points(request.path, request.read)
     total = len(parsed.points)
     with transaction(context.sessions) as session:

@@ -136,8 +136,9 @@ def test_timezones(tmp_path: Path) -> None:
 
 
 def test_non_iso_dates(tmp_path: Path) -> None:
+    # Month or day first is the user's to say here (tests/unit/io/test_user_mistakes.py).
     path = csv(tmp_path, "date,value\n01/02/1990,1\n01/03/1990,2\n")
-    parsed = read_points(path, ReadOptions())
+    parsed = read_points(path, ReadOptions(dayfirst=False))
     assert parsed.points.index[1] == pd.Timestamp("1990-01-03", tz="UTC")
 
 
