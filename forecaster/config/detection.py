@@ -1,4 +1,4 @@
-"""Typed, validated settings of error smoothing, the scorer, the threshold and events."""
+"""Typed, validated settings of smoothing, scorer, threshold, extreme and stuck rules, events."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from forecaster.config.strict import StrictModel
+from forecaster.detection.extreme import ExtremeSettings
 from forecaster.detection.parts import DetectionPart, PartSettings
 from forecaster.detection.registry import SCORERS, THRESHOLDS
 from forecaster.detection.scores.tail import TailSettings
+from forecaster.detection.stuck import StuckSettings
 from forecaster.detection.thresholds.dynamic import DynamicSettings
 
 DEFAULT_SCORER = "tail"
@@ -85,6 +87,15 @@ class DetectionSettings(StrictModel):
         description="Points scoring below this are not reported even when over the threshold. "
         "0.94 is z = 4 against the recent smoothed errors (score = z²/(1+z²)): the dynamic "
         "threshold alone flags small runs even in pure noise.",
+    )
+    extreme: ExtremeSettings = Field(
+        default_factory=ExtremeSettings,
+        description="Residuals beyond a large multiple of the model's validation RMSE are "
+        "anomalous where the forecast rule cannot judge yet (a series' first scored points).",
+    )
+    stuck: StuckSettings = Field(
+        default_factory=StuckSettings,
+        description="A reading repeated much longer than this series' usual runs is anomalous.",
     )
 
     @model_validator(mode="before")

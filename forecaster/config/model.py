@@ -55,6 +55,15 @@ class ModelSettings(StrictModel):
         "each target, so repeating patterns (a daily cycle in 5-minute data) are foreseen. "
         "auto: one day below daily data, one week for daily (D) and business-day (B) data.",
     )
+    clip_sigmas: float = Field(
+        default=20.0,
+        gt=0,
+        description="The network's inputs (the value and its seasonal lag) and its training "
+        "targets are clipped to the training span's 1st-99th percentile range widened by this "
+        "many robust standard deviations (IQR / 1.349), so a glitch such as 1e12 neither "
+        "dominates the training loss nor echoes one season later; forecasts still start "
+        "from the unclipped last value, so a real level shift is followed.",
+    )
     seed: int = Field(default=0, description="Mixed with the series name into the model seed.")
 
     @field_validator("seasonality")

@@ -58,16 +58,24 @@ def seasonal_period(seasonality: int | str, frequency: str) -> int | None:
     return per_day if low <= per_day <= high else None
 
 
-def seasonal_features(series: RegularSeries, scaled: np.ndarray, period: int | None) -> np.ndarray:
+def seasonal_features(
+    series: RegularSeries,
+    scaled: np.ndarray,
+    period: int | None,
+    usable: np.ndarray | None = None,
+) -> np.ndarray:
     """(n, 2): at position p, the scaled value one season before the next step (steps[p] + 1 -
-    period) and 1, or (0, 0) where that point is not in `series` (or there is no season)."""
+    period) and 1, or (0, 0) where that point is not in `series`, is not `usable` (when
+    given), or there is no season."""
     n = len(series)
     features = np.zeros((n, 2))
     if period is None or n == 0:
         return features
     wanted = series.steps + 1 - period
-    where = np.searchsorted(series.steps, wanted)
-    found = (where < n) & (series.steps[np.minimum(where, n - 1)] == wanted)
+    where = np.minimum(np.searchsorted(series.steps, wanted), n - 1)
+    found = series.steps[where] == wanted
+    if usable is not None:
+        found &= usable[where]
     features[found, 0] = scaled[where[found]]
     features[found, 1] = 1.0
     return features
@@ -77,10 +85,17 @@ def model_inputs(
     series: RegularSeries, scaler: Scaler, calendar: Sequence[str], period: int | None
 ) -> np.ndarray:
     """The network's input matrix (n, 3 + calendar columns), float32: the scaled value, its
-    seasonal lag and the lag's presence flag, then the calendar encodings."""
-    scaled = scaler.transform(series.values)
+    seasonal lag and the lag's presence flag, then the calendar encodings.
+
+    Extreme values stay bounded inputs: scaled values are clipped to the scaler's bounds, and
+    a point beyond them is a missing seasonal lag (flag 0), as after a gap, so a glitch does
+    not reappear as a forecast one season later. Training and the numpy forward pass both
+    read this matrix, so they see identical inputs."""
+    raw = scaler.transform(series.values)
+    usable = (raw >= scaler.low) & (raw <= scaler.high)
+    scaled = np.clip(raw, scaler.low, scaler.high)
     features = calendar_features(series.index, calendar)
-    seasonal = seasonal_features(series, scaled, period)
+    seasonal = seasonal_features(series, scaled, period, usable)
     return np.concatenate([scaled[:, None], seasonal, features], axis=1).astype(np.float32)
 
 

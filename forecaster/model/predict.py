@@ -60,8 +60,8 @@ def horizon_outputs(
     resume: NetworkState | None = None,
     keep: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, NetworkState | None]:
-    """Scaled horizon outputs for `positions` that have enough history, those positions, and
-    (with `keep`) the state after the series' last point.
+    """Scaled horizon outputs (float64) for `positions` that have enough history, those
+    positions, and (with `keep`) the state after the series' last point.
 
     Row k holds the forecasts of positions targets[k], targets[k] + 1, … (the output after
     the point before targets[k]). Cost: about (len(positions) + window + chunk) cell steps,
@@ -76,8 +76,10 @@ def horizon_outputs(
         chunk=model.settings.scoring_chunk,
         positions=positions,
     )
-    # The network outputs changes from the last input value (see training_sequences).
-    last_value = inputs[plan.targets - 1, 0] if len(plan.targets) else np.zeros(0, np.float32)
+    # The network outputs changes from the last value (see training_sequences). They start
+    # from the unclipped scaled value (float64): where it lies beyond the clip bounds (a
+    # level shift out of the training range) forecasts still follow it.
+    last_value = model.scaler.transform(series.values[plan.targets - 1])
     forward = RecurrentForward(model.settings, model.weights)
     outputs, kept = predict_plan(
         forward, inputs, plan, resume=_run_state(series, resume), keep=keep

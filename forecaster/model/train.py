@@ -12,7 +12,7 @@ from forecaster.errors import SeriesTooShort
 from forecaster.model.features import model_inputs, seasonal_period
 from forecaster.model.network import FitResult, Network
 from forecaster.model.predict import TrainedModel, horizon_outputs
-from forecaster.model.scaling import Scaler
+from forecaster.model.scaling import Scaler, safe_std
 from forecaster.model.sequences import SequenceSet, require_trainable, training_sequences
 from forecaster.series.regular import RegularSeries
 
@@ -33,13 +33,15 @@ def train_model(
     """Fit a model on all of `series` (the caller cuts it at the training end).
 
     The last `validation_fraction` of the span (by time) validates: early stopping, metrics
-    and the forecast band come from it. Raises SeriesTooShort / SeriesUnusable.
+    and the forecast band come from it. Inputs and targets are clipped to the scaler's bounds
+    (`clip_sigmas`). Raises SeriesTooShort / SeriesUnusable.
     """
     require_trainable(series, settings.min_train_points, name)
-    scaler = Scaler.fit(series.values[series.observed], name)
+    scaler = Scaler.fit(series.values[series.observed], name, settings.clip_sigmas)
     period = seasonal_period(settings.seasonality, series.frequency)
     inputs = model_inputs(series, scaler, settings.calendar, period)
-    targets = scaler.transform(series.values)
+    # Clipped like the inputs: a spike in the training span cannot dominate the loss.
+    targets = scaler.clipped(series.values)
     val_start = _validation_start(len(series), settings)
     train, validation = _split_sequences(series, settings, inputs, targets, val_start, name)
     network.reset(seed)
@@ -124,11 +126,15 @@ def _validation_start(n: int, settings: ModelSettings) -> int:
 def _evaluate(
     model: TrainedModel, series: RegularSeries, start: int
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Band quantiles per horizon step and one-step error metrics on positions >= start."""
+    """Band quantiles per horizon step and one-step error metrics on positions >= start.
+
+    Forecasts and values are both clipped to the scaler's clip range (as in training), so a
+    spike in the validation span cannot inflate the RMSE that thresholds are scaled by."""
     s = model.settings
     positions = np.arange(start, len(series))
     outputs, targets, _ = horizon_outputs(model, series, positions)
-    predicted = model.scaler.inverse(outputs.astype(float))  # (T, H)
+    predicted = model.scaler.clip_original(model.scaler.inverse(outputs))  # (T, H)
+    actual = model.scaler.clip_original(series.values)
     steps = np.arange(s.horizon)
     actual_pos = targets[:, None] + steps[None, :]
     valid = actual_pos < len(series)
@@ -136,7 +142,7 @@ def _evaluate(
     segment = series.segment_ids
     valid &= segment[clipped] == segment[targets][:, None]
     valid &= series.observed[clipped]
-    residuals = np.where(valid, series.values[clipped] - predicted, np.nan)
+    residuals = np.where(valid, actual[clipped] - predicted, np.nan)
     alpha = (1 - s.band_coverage) / 2
     band = np.zeros((s.horizon, 2))
     for h in range(s.horizon):
@@ -145,14 +151,14 @@ def _evaluate(
             band[h] = np.quantile(column, [alpha, 1 - alpha])
     one_step = residuals[:, 0]
     ok = np.isfinite(one_step)
-    previous = series.values[np.maximum(targets - 1, 0)]
-    naive = np.abs(series.values[targets] - previous)[ok & (targets > 0)]
+    previous = actual[np.maximum(targets - 1, 0)]
+    naive = np.abs(actual[targets] - previous)[ok & (targets > 0)]
     mae = float(np.mean(np.abs(one_step[ok]))) if ok.any() else float("nan")
     metrics: dict[str, Any] = {
         "eval_points": int(ok.sum()),
         "mae": mae,
         "rmse": float(np.sqrt(np.mean(one_step[ok] ** 2))) if ok.any() else float("nan"),
         "naive_mae": float(np.mean(naive)) if len(naive) else float("nan"),
-        "series_std": float(np.std(series.values[series.observed])),
+        "series_std": safe_std(series.values[series.observed]),
     }
     return band, metrics

@@ -1,5 +1,6 @@
 """The contract every registered scorer and threshold keeps: registered with its settings, no
-look-ahead, bit-identical with only its declared history, NaN-safe, results in range."""
+look-ahead, bit-identical with only its declared history, NaN-safe, results in range; and the
+same for the stuck rule and for the whole Detector with its declared context."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
+from forecaster.config.detection import DetectionSettings
+from forecaster.detection.decide import Detector
 from forecaster.detection.parts import DetectionPart
 from forecaster.detection.registry import SCORERS, THRESHOLDS
 from forecaster.detection.scores.base import Scorer
+from forecaster.detection.stuck import StuckRule
 from forecaster.detection.thresholds.base import Threshold
 
 PARTS: list[type[DetectionPart]] = [*SCORERS, *THRESHOLDS]
@@ -114,3 +118,93 @@ def test_results_have_one_value_per_decided_point_in_range(part: type[DetectionP
         assert anomalous.dtype == np.bool_
         assert (levels[np.isfinite(levels)] >= 0).all()
         assert not anomalous[~np.isfinite(levels)].any()
+
+
+# The rules beside the forecast rule keep the same contract: the stuck rule on values, and
+# the whole Detector (forecast, extreme and stuck rules) with its declared context.
+STUCK_SMALL = StuckRule(min_run=4, factor=1.5, window=60, min_history=10)
+MIN_SCORE = 0.94
+
+
+def repeating_values(n: int, seed: int, nan_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Coarse readings with natural repeats, a few long stuck runs, optional NaN, on a grid
+    with jumps."""
+    rng = np.random.default_rng(seed)
+    values = np.round(np.cumsum(rng.normal(0, 0.7, n)))
+    for begin in rng.choice(n - 30, size=5, replace=False):
+        values[begin : begin + int(rng.integers(8, 30))] = values[begin]
+    if nan_share:
+        values[rng.random(n) < nan_share] = np.nan
+    steps = np.cumsum(rng.choice([1, 1, 1, 1, 1, 1, 1, 4], size=n)) + 5_000
+    return values, steps
+
+
+def run_stuck(values: np.ndarray, steps: np.ndarray, start: int) -> list[np.ndarray]:
+    result = STUCK_SMALL.decide(values, steps, start, MIN_SCORE)
+    return [result.flagged, result.score, result.threshold]
+
+
+def test_stuck_rule_never_looks_ahead() -> None:
+    values, steps = repeating_values(400, seed=1, nan_share=0.02)
+    full = run_stuck(values, steps, 0)
+    assert full[0].any()
+    for cut in (1, 25, 133, 399):
+        for got, want in zip(run_stuck(values[:cut], steps[:cut], 0), full, strict=True):
+            assert_array_equal(got, want[:cut])
+
+
+def test_stuck_rule_is_bit_identical_with_only_its_declared_history() -> None:
+    values, steps = repeating_values(500, seed=2)
+    history = STUCK_SMALL.history
+    for start in (history, 250, 499):
+        begin = start - history
+        sliced = run_stuck(values[begin:], steps[begin:], history)
+        for got, want in zip(sliced, run_stuck(values, steps, start), strict=True):
+            assert_array_equal(got, want)
+
+
+def test_stuck_rule_never_flags_missing_values_and_scores_in_range() -> None:
+    values, steps = repeating_values(600, seed=3, nan_share=0.1)
+    flagged, score, threshold = run_stuck(values, steps, 0)
+    assert flagged.any() and not flagged[np.isnan(values)].any()
+    assert (score[flagged] >= MIN_SCORE).all() and (score[flagged] < 1).all()
+    assert np.isnan(score[~flagged]).all()
+    assert (threshold[flagged] >= STUCK_SMALL.min_run).all()
+    assert not run_stuck(np.full(50, np.nan), steps[:50], 0)[0].any()
+
+
+@pytest.mark.parametrize("method", [part.name for part in THRESHOLDS])
+def test_detector_decisions_are_bit_identical_with_only_its_context(method: str) -> None:
+    fields = next(p for p in THRESHOLDS if p.name == method).settings_type.model_fields
+    settings = DetectionSettings.model_validate(
+        {
+            "smoothing_length": 20,
+            "scorer": {"window": 60, "min_history": 20},
+            "threshold": {"method": method, **{k: v for k, v in SMALL.items() if k in fields}},
+            "stuck": {"min_run": 4, "factor": 1.5, "window": 150, "min_history": 10},
+        }
+    )
+    detector = Detector.from_settings(settings)
+    assert detector.context_points >= 150  # the stuck window
+    values, steps = repeating_values(900, seed=4)
+    rng = np.random.default_rng(5)
+    predicted = np.r_[np.nan, values[:-1]] + rng.normal(0, 0.3, 900)  # a persistence forecast
+    values[[8, 300, 620]] += 1e12  # glitches: the first before the forecast rule can judge
+    observed = np.ones(900, dtype=bool)
+    full = detector.decide(values, observed, predicted, steps, 0, reference_scale=REFERENCE_SCALE)
+    assert set(full.rule[full.anomalous]) >= {"extreme", "stuck"}
+    for start in (detector.context_points, 610, 899):
+        begin = start - detector.context_points
+        sliced = detector.decide(
+            values[begin:],
+            observed[begin:],
+            predicted[begin:],
+            steps[begin:],
+            start - begin,
+            reference_scale=REFERENCE_SCALE,
+        )
+        whole = detector.decide(
+            values, observed, predicted, steps, start, reference_scale=REFERENCE_SCALE
+        )
+        for name in ("anomalous", "score", "threshold", "direction", "rule"):
+            assert_array_equal(getattr(sliced, name), getattr(whole, name), err_msg=name)
