@@ -95,6 +95,9 @@ class Forecast(Base):
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     step: Mapped[int] = mapped_column(Integer)
     predicted: Mapped[float] = mapped_column(Double())
+    # The value on the series' grid at `ts` once it is known (its raw points aggregated):
+    # jittered raw times never equal the grid's, so compare forecasts with this column.
+    observed: Mapped[float | None] = mapped_column(Double())
     lower: Mapped[float | None] = mapped_column(Double())
     upper: Mapped[float | None] = mapped_column(Double())
     model_version_id: Mapped[int | None] = mapped_column(
@@ -126,6 +129,8 @@ class PipelineRun(Base):
     replica: Mapped[str | None] = mapped_column(String(200))
     # Every failed series' error, {series name: message}; `error` is the readable summary.
     series_errors: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Why the run left a series unscored although it is fine (waiting for history, constant).
+    series_notes: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class Anomaly(Base):
@@ -151,6 +156,8 @@ class Anomaly(Base):
     score: Mapped[float] = mapped_column(Double())
     severity: Mapped[str] = mapped_column(String(16))
     direction: Mapped[str] = mapped_column(String(8))
+    # Which rule reported the point: forecast, extreme, stuck or flat_start (NULL: older rows).
+    rule: Mapped[str | None] = mapped_column(String(16))
     model_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("model_versions.id", ondelete="SET NULL")
     )

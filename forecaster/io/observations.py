@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from forecaster.db.repo.observations import (
+    first_observations,
     newest_observations_of,
     observation_edge,
     read_observations,
@@ -51,3 +52,7 @@ class ObservationsSource:
     def oldest(self, session: Session, name: str) -> pd.Timestamp | None:
         series = get_series(session=session, name=name)
         return observation_edge(session=session, series_id=series.id, newest=False)
+
+    def first(self, session: Session, name: str, count: int) -> pd.Series:
+        series = get_series(session=session, name=name)
+        return first_observations(session=session, series_id=series.id, count=count).rename(name)

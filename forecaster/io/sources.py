@@ -41,6 +41,10 @@ class SeriesSource(Protocol):
         """Time of the series' oldest point (UTC), None when it has none."""
         ...
 
+    def first(self, session: Session, name: str, count: int) -> pd.Series:
+        """The series' first `count` points (as `read` returns them)."""
+        ...
+
 
 def make_source(settings: TableSourceSettings | None) -> SeriesSource:
     """The source a pipeline's `source:` section describes (None: own observations)."""

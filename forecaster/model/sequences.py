@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.errors import SeriesTooShort
+from forecaster.errors import SeriesTooShort, SeriesUnusable
 from forecaster.series.regular import RegularSeries
 
 
@@ -79,16 +79,89 @@ def training_sequences(
     return SequenceSet(x=x.astype(np.float32), y=y, weights=weights.astype(np.float32))
 
 
-def require_trainable(series: RegularSeries, min_points: int, name: str) -> None:
-    """Raise SeriesTooShort unless some segment is long enough to train on."""
-    longest = series.longest_segment()
-    if longest < min_points:
-        detail = (
-            f"{len(series)} regular points"
-            if series.segment_starts.sum() <= 1
-            else f"its longest run between long gaps has {longest} points"
-        )
+# Fewest points that must differ from a training span's first value: less is a constant span.
+MIN_VARIED_POINTS = 10
+MIN_VARIED_SHARE = 0.01
+# A series that starts with this many identical readings has a flat start: its models train on
+# the points after it (a flat-lined sensor that starts moving is news, not training data).
+MIN_FLAT_RUN = 20
+
+
+def usable_counts(segment_ids: np.ndarray, min_run: int) -> np.ndarray:
+    """For each position p: how many points of [0, p] lie in runs between long gaps of at
+    least `min_run` points within [0, p] (shorter runs hold no training sequence)."""
+    n = len(segment_ids)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, segment_ids[1:] != segment_ids[:-1]])
+    lengths = np.diff(np.r_[starts, n])
+    in_segment = np.arange(n) - np.repeat(starts, lengths) + 1
+    complete = np.where(lengths >= min_run, lengths, 0)
+    before = np.repeat(np.r_[0, np.cumsum(complete)[:-1]], lengths)
+    return before + np.where(in_segment >= min_run, in_segment, 0)
+
+
+def varied_counts(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """For each position p: the observed points of [0, p] that differ from the first value."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = values[0]
+    differs = np.abs(values - first) > 1e-9 * max(1.0, abs(float(first)))
+    return np.cumsum(differs & observed)
+
+
+def varied_needed(observed: np.ndarray) -> np.ndarray:
+    """How many of `observed` points must differ from the first for a span not to be constant."""
+    floor = np.minimum(MIN_VARIED_POINTS, np.maximum(observed - 1, 1))
+    return np.maximum(floor, MIN_VARIED_SHARE * observed)
+
+
+def leading_flat_run(series: RegularSeries) -> int:
+    """Points in the series' flat start (identical readings from its first point; 0 when
+    fewer than MIN_FLAT_RUN)."""
+    varied = varied_counts(series.values, np.ones(len(series), dtype=bool))
+    run = int(np.searchsorted(varied, 1))  # first position that differs
+    return run if run >= MIN_FLAT_RUN else 0
+
+
+def require_trainable(
+    series: RegularSeries, min_points: int, name: str, *, min_run: int = 1
+) -> None:
+    """Raise SeriesTooShort unless the series holds `min_points` usable points (in runs of at
+    least `min_run` points between long gaps), SeriesUnusable when it is (nearly) constant."""
+    usable = int(usable_counts(series.segment_ids, min_run)[-1]) if len(series) else 0
+    if usable < min_points:
+        detail = f"{usable} usable points"
+        if series.segment_starts.sum() > 1:
+            detail += f" (in runs of at least {min_run} points between long gaps)"
         raise SeriesTooShort(
-            f"series {name!r} is too short to train on: {detail}, the model needs at least "
+            f"series {name!r} is too short to train on yet: {detail}, the model needs at least "
             f"{min_points} (window + chunk + horizon)"
         )
+    varied = int(varied_counts(series.values, series.observed)[-1])
+    if varied < varied_needed(np.array([int(series.observed.sum())]))[0]:
+        raise SeriesUnusable(
+            f"series {name!r} is constant ({series.values[0]:g}) over its training span "
+            f"({varied} of {len(series)} points differ): nothing to learn yet"
+        )
+
+
+def first_trainable(
+    series: RegularSeries, earliest: int, *, min_points: int, min_run: int, name: str
+) -> int | None:
+    """The first observed position >= `earliest` whose span [0, position] is trainable, or
+    None: where a series' first model is trained (a span that is too short or constant moves
+    the first cut-off to a later point instead of failing it forever)."""
+    usable = usable_counts(series.segment_ids, min_run)
+    varied = varied_counts(series.values, series.observed)
+    observed_so_far = np.cumsum(series.observed)
+    enough = (usable >= min_points) & (varied >= varied_needed(observed_so_far))
+    enough &= series.observed
+    enough[: max(earliest, 0)] = False
+    for position in np.flatnonzero(enough)[:8]:
+        try:  # the cumulative test is the same one; this also checks the last details
+            require_trainable(series.head(int(position) + 1), min_points, name, min_run=min_run)
+        except SeriesUnusable:
+            continue
+        return int(position)
+    return None

@@ -48,21 +48,23 @@ class RegularSeries:
 
     def head(self, stop: int) -> RegularSeries:
         """The first `stop` points."""
+        return self.slice(0, stop)
+
+    def slice(self, start: int, stop: int | None = None) -> RegularSeries:
+        """Points start..stop-1 (a slice starting mid-segment starts a segment there)."""
+        part = slice(start, stop)
+        starts = self.segment_starts[part].copy()
+        if len(starts):
+            starts[0] = True
         return RegularSeries(
-            index=self.index[:stop],
-            values=self.values[:stop],
-            observed=self.observed[:stop],
-            steps=self.steps[:stop],
-            segment_starts=self.segment_starts[:stop],
+            index=self.index[part],
+            values=self.values[part],
+            observed=self.observed[part],
+            steps=self.steps[part],
+            segment_starts=starts,
             frequency=self.frequency,
             phase=self.phase,
         )
-
-    def longest_segment(self) -> int:
-        """Points in the longest run without a long gap."""
-        if len(self) == 0:
-            return 0
-        return int(np.bincount(self.segment_ids).max())
 
 
 def regularize(

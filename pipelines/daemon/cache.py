@@ -150,6 +150,9 @@ class CachingSource:
             return self._newest[name]
         return self.inner.newest(name)
 
+    def first_points(self, name: str, count: int) -> pd.Series:
+        return self.inner.first_points(name, count)
+
     def points(self, name: str, time_range: TimeRange) -> pd.Series:
         start = None if time_range.start is None else pd.Timestamp(time_range.start)
         recent = self._covering(name, start)

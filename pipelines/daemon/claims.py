@@ -17,6 +17,7 @@ from forecaster.detection.decide import Detector
 from forecaster.errors import ForecasterError
 from pipelines.context import AppContext
 from pipelines.daemon.cache import CachingSource, SeriesMemory, remember
+from pipelines.detect.rescore import rewind_corrected
 from pipelines.detect.rows import skipped_rows, step_rows
 from pipelines.detect.run import SeriesReport
 from pipelines.detect.sink import DatabaseSink
@@ -53,6 +54,8 @@ def process_claim(
     """
     detector = Detector.from_settings(pipeline.detection)
     claimed = {name: ClaimedSeries(SeriesReport(series=name)) for name in names}
+    for name, note in rewind_corrected(context, pipeline, names).items():
+        claimed[name].report.note(note)
     steps, skipped = _read_claim(context, pipeline, detector, names, memory, claimed)
     models = WalkForward(context, pipeline)
     scored: dict[str, Scored] = {}

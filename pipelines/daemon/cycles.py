@@ -25,6 +25,7 @@ from forecaster.db.repo.leases import LeaseJob
 from forecaster.db.repo.runs import RunOutcome, finish_run, start_run
 from forecaster.db.session import transaction
 from forecaster.errors import ForecasterError
+from forecaster.messages import exception_summary
 from pipelines.context import AppContext, Clock
 from pipelines.daemon.cache import CachingSource, SeriesMemory, remember
 from pipelines.daemon.claims import process_claim
@@ -65,6 +66,7 @@ class CycleReport:
     aborted: str | None = None
     run_id: int | None = None
     errors: dict[str, str] = field(default_factory=dict)  # failed series -> message
+    notes: dict[str, str] = field(default_factory=dict)  # series left unscored -> why
 
     @property
     def failed(self) -> int:
@@ -79,12 +81,15 @@ class CycleReport:
             anomalies_written=self.anomalies,
             errors=self.errors,
             stopped=self.stopped,
+            notes=self.notes,
         )
 
     def count(self, series: SeriesReport) -> None:
         self.points += series.points_scored
         self.anomalies += series.anomalies
         self.models_trained += series.models_trained
+        if series.notes:
+            self.notes[series.series] = series.notes[0]
 
     def fail(self, name: str, error: str) -> None:
         self.errors[name] = error
@@ -174,7 +179,9 @@ class Cycles:
         except DatabaseUnavailable:
             raise
         except Exception as exc:  # e.g. a query of one series fails: take them one by one
-            log.warning("batch of %d series failed (%s); one at a time", len(names), exc)
+            reason = str(exc) if isinstance(exc, ForecasterError) else exception_summary(exc)
+            log.warning("batch of %d series failed (%s); one at a time", len(names), reason)
+            log.debug("the batch failed here", exc_info=True)
             first = {}
         for name in names:
             claimed = first.get(name)
@@ -288,11 +295,11 @@ class Cycles:
             self.retrying(work)
         except DatabaseUnavailable:
             raise
-        except ForecasterError as exc:
+        except ForecasterError as exc:  # the series' data or model: one line
             report.fail(name, str(exc))
-        except Exception as exc:  # one bad series must not stop the others
+        except Exception as exc:  # a bug: its traceback once, and the others go on
             log.exception("series %s failed", name)
-            report.fail(name, f"{type(exc).__name__}: {exc}")
+            report.fail(name, exception_summary(exc))
 
     # --- the run row -----------------------------------------------------------------------
 

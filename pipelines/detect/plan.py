@@ -17,6 +17,7 @@ from forecaster.config.model import ModelSettings
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.time_range import TimeRange
 from forecaster.model.features import seasonal_period
+from forecaster.model.sequences import first_trainable, leading_flat_run
 from forecaster.series.grid import Grid
 from forecaster.series.regular import RegularSeries
 
@@ -62,10 +63,13 @@ class ReadPlan:
     """The raw points a step reads: the scoring context before `mark`, then about one chunk."""
 
     mark: pd.Timestamp | None  # points after this time are new (None: every point is)
-    grid: Grid | None  # the series' stored grid; None: inferred from its first points
+    grid: Grid | None  # the series' grid; None: inferred from the points read
     start: pd.Timestamp | None  # first point read (None: the series' first)
     end: pd.Timestamp | None  # last point read (None: up to the newest)
     bounded: bool  # `end` stops short of what the run may process: points may follow it
+    # The grid inferred from a full sample of the series' first points, to store (None: the
+    # grid is stored already, or was inferred from fewer points and may still change).
+    new_grid: Grid | None = None
 
     @property
     def time_range(self) -> TimeRange:
@@ -74,7 +78,7 @@ class ReadPlan:
     def extended(self, until: datetime | None) -> ReadPlan:
         """The same read, on to `until` (or the newest point)."""
         end = None if until is None else pd.Timestamp(until)
-        return ReadPlan(self.mark, self.grid, self.start, end, bounded=False)
+        return ReadPlan(self.mark, self.grid, self.start, end, False, self.new_grid)
 
 
 def plan_read(
@@ -141,6 +145,7 @@ class StepBounds:
     cutoff: int | None  # the scoring model's cut-off; None: warm-up (not scored)
     limit_step: int  # the last grid step that model scores
     exhausted: bool  # the step reaches the last point there is: nothing is left after it
+    note: str | None = None  # why the step is not scored although it has the history
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,7 @@ def plan_step(
     training = pipeline.training
     if not chain and len(span) < training.initial_points:
         return Waiting(points=len(span), needed=training.initial_points)
-    initial = chain[0] if chain else int(span.steps[training.initial_points - 1])
+    initial, note = (chain[0], None) if chain else first_cutoff(span, pipeline)
     cutoff, limit = cutoff_for(int(span.steps[first_new]), initial, training.retrain_every, chain)
     # One chunk at most, and never across a cut-off: one model per transaction.
     stop = min(
@@ -186,7 +191,36 @@ def plan_step(
         complete_points = int(span.index.searchsorted(complete, side="right"))
         stop = max(min(stop, complete_points), first_new + 1)
     exhausted = stop == len(span) and complete is None
-    return StepBounds(first_new, stop, initial, cutoff, limit, exhausted)
+    return StepBounds(first_new, stop, initial, cutoff, limit, exhausted, note)
+
+
+def first_cutoff(span: RegularSeries, pipeline: PipelineSettings) -> tuple[int, str | None]:
+    """The grid step of a series' first training cut-off: `training.initial_points` points
+    after its flat start, or later, at the first point where that history is trainable (long
+    enough runs between gaps, not constant). None found yet: a step beyond the span, and a
+    note saying why the series is not scored yet."""
+    model, needed = pipeline.model, pipeline.training.initial_points
+    flat = leading_flat_run(span)
+    after_flat = span.slice(flat)
+    position = first_trainable(
+        after_flat,
+        needed - 1,
+        min_points=model.min_train_points,
+        min_run=model.window + model.horizon,
+        name="series",
+    )
+    if position is not None:
+        return int(after_flat.steps[position]), None
+    if flat and flat == len(span):
+        note = f"not scored yet: constant at {span.values[0]:g} so far (a change is reported)"
+    elif len(after_flat) < needed:
+        note = f"not scored yet: {len(after_flat)} of {needed} points needed after its flat start"
+    else:
+        note = (
+            "not scored yet: too few usable points (runs between long gaps must hold at least "
+            f"{model.window + model.horizon}) or too little variation; retried as data arrives"
+        )
+    return int(span.steps[-1]) + 1, note
 
 
 def _py(ts: pd.Timestamp | None) -> datetime | None:

@@ -46,18 +46,20 @@ def step_rows(
     anomalies: list[Row] = []
     events: list[Row] = []
     new_events = 0
-    if model is not None and scored.decisions is not None:
-        ids: Row = {"pipeline": pipeline, "series_id": series_id}
+    decisions = scored.decisions
+    if model is not None and decisions is not None:
         forecasts = forecast_payload(
             pipeline=pipeline,
             series_id=series_id,
             model_version_id=model.version_id,
-            rows=one_step_rows(step.span, scored.decisions, model.model.band[0]),
+            rows=one_step_rows(step.span, decisions, model.model.band[0]),
         )
-        flagged = anomaly_rows(step.span, scored.decisions)
-        written = {"model_version_id": model.version_id, "run_id": run_id, "detected_at": now}
-        anomalies = [{**ids, **row, **written} for row in flagged]
-        drafts, extended = events_of(step.span, scored.decisions, step.state.last_event, merge_gap)
+    if decisions is not None:  # a warm-up step's decisions: a flat start that moved
+        ids: Row = {"pipeline": pipeline, "series_id": series_id}
+        version_id = None if model is None else model.version_id
+        written = {"model_version_id": version_id, "run_id": run_id, "detected_at": now}
+        anomalies = [{**ids, **row, **written} for row in anomaly_rows(step.span, decisions)]
+        drafts, extended = events_of(step.span, decisions, step.state.last_event, merge_gap)
         stamps = {"run_id": run_id, "created_at": now, "updated_at": now}
         events = [{**ids, **event_columns(draft), **stamps} for draft in drafts]
         new_events = len(drafts) - int(extended)
@@ -86,13 +88,14 @@ def one_step_rows(span: RegularSeries, decisions: Decisions, band: np.ndarray) -
     values = decisions.predicted[ok].astype(float)
     # Whole columns converted at once: per-row Timestamp conversions dominated a backfill.
     return [
-        ForecastRow(issued_at=i, ts=t, step=1, predicted=v, lower=lo, upper=hi)
-        for i, t, v, lo, hi in zip(
+        ForecastRow(issued_at=i, ts=t, step=1, predicted=v, lower=lo, upper=hi, observed=o)
+        for i, t, v, lo, hi, o in zip(
             span.index[scored - 1].to_pydatetime(),
             span.index[scored].to_pydatetime(),
             values.tolist(),
             (values + low).tolist(),
             (values + high).tolist(),
+            span.values[scored].tolist(),
             strict=True,
         )
     ]
@@ -113,6 +116,7 @@ def anomaly_rows(span: RegularSeries, decisions: Decisions) -> list[Row]:
                 "score": score,
                 "severity": severity_of(score),
                 "direction": str(decisions.direction[k]),
+                "rule": "forecast" if decisions.rule is None else str(decisions.rule[k]),
             }
         )
     return rows

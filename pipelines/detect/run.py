@@ -19,6 +19,7 @@ from forecaster.db.session import transaction
 from forecaster.db.time_range import TimeRange
 from forecaster.detection.decide import Detector
 from pipelines.context import AppContext
+from pipelines.detect.rescore import rewind_corrected
 from pipelines.detect.rows import StepRows, skipped_rows, step_rows
 from pipelines.detect.sink import DatabaseSink, StepSink
 from pipelines.detect.source import DatabaseSource, StepSource
@@ -117,6 +118,8 @@ def process_series(
     models = WalkForward(context, pipeline)
     report = SeriesReport(series=name)
     started = time.perf_counter()
+    for note in rewind_corrected(context, pipeline, [name]).values():
+        report.note(note)
     while should_stop is None or not should_stop():
         with transaction(context.sessions) as session:
             step = _read(io.source(session), pipeline, detector, name, options)
@@ -140,6 +143,8 @@ def process_series(
         _write(context, io, [rows], now)
         io.committed(scored)
         report.add(scored, rows)
+        if scored.model is None and step.bounds.note:
+            report.note(step.bounds.note)
         if on_progress is not None:
             on_progress(step.bounds.stop - step.bounds.first_new, report.last_ts)
         if step.bounds.exhausted:

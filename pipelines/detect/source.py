@@ -39,6 +39,10 @@ class StepSource(Protocol):
         """Time of the series' newest raw point, None when it has none."""
         ...
 
+    def first_points(self, name: str, count: int) -> pd.Series:
+        """The series' first `count` raw points (to infer its grid from)."""
+        ...
+
     def points(self, name: str, time_range: TimeRange) -> pd.Series:
         """Raw points in `time_range` (UTC index, NaN where a value is missing), sorted."""
         ...
@@ -76,6 +80,9 @@ class DatabaseSource:
 
     def newest(self, name: str) -> pd.Timestamp | None:
         return self.series.newest(self.session, name)
+
+    def first_points(self, name: str, count: int) -> pd.Series:
+        return self.series.first(self.session, name, count)
 
     def points(self, name: str, time_range: TimeRange) -> pd.Series:
         return self.series.read(self.session, name, time_range)

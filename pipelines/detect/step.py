@@ -8,7 +8,7 @@ walk-forward schedule loads or trains the model it needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -17,6 +17,7 @@ import pandas as pd
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.time_range import TimeRange
 from forecaster.detection.decide import Decisions, Detector
+from forecaster.detection.flat_start import flat_departures
 from forecaster.model.predict import (
     Forecast,
     NetworkState,
@@ -24,7 +25,8 @@ from forecaster.model.predict import (
     one_step_predictions,
     predict_and_forecast,
 )
-from forecaster.series.frequency import GRID_SAMPLE
+from forecaster.model.sequences import MIN_FLAT_RUN
+from forecaster.series.frequency import GRID_SAMPLE, infer_grid
 from forecaster.series.grid import Grid
 from forecaster.series.regular import RegularSeries, regularize, settled
 from pipelines.detect.plan import (
@@ -85,11 +87,16 @@ def read_plan(
     until: datetime | None = None,
     start: datetime | None = None,
 ) -> ReadPlan:
-    """Plan the read of a series' next step (a first step asks the source for its oldest point)."""
+    """Plan the read of a series' next step (a first step asks the source for its oldest point;
+    a series without a stored grid, for its first points to infer it from)."""
     mark = effective_watermark(state.watermark, start)
-    grid = state.grid(pipeline.preprocess.frequency)
+    grid, new_grid = state.grid(pipeline.preprocess.frequency), None
+    if grid is None:
+        frequency = pipeline.preprocess.frequency or state.stored_frequency
+        grid, full = sampled_grid(source, state.name, frequency)
+        new_grid = grid if full else None
     first = mark is None and grid is not None
-    return plan_read(
+    plan = plan_read(
         pipeline,
         mark=mark,
         grid=grid,
@@ -98,6 +105,16 @@ def read_plan(
         oldest=source.oldest(state.name) if first else None,
         until=until,
     )
+    return replace(plan, new_grid=new_grid)
+
+
+def sampled_grid(source: StepSource, name: str, frequency: str | None) -> tuple[Grid | None, bool]:
+    """The grid inferred from the series' first GRID_SAMPLE points, and whether there were that
+    many (a grid from fewer may still change as points arrive)."""
+    sample = source.first_points(name, GRID_SAMPLE)
+    finite = np.isfinite(sample.to_numpy(dtype=float))
+    grid = infer_grid(pd.DatetimeIndex(sample.index[finite]), frequency)
+    return grid, len(sample) >= GRID_SAMPLE
 
 
 def read_step(
@@ -125,9 +142,7 @@ def read_step(
     if bounds is None:
         return None
     if isinstance(bounds, Waiting):
-        # A grid inferred from fewer points than a full sample may still change: not stored.
-        full_sample = plan.grid is None and len(raw) >= GRID_SAMPLE
-        return Skipped(state, bounds, span.grid if full_sample else None)
+        return Skipped(state, bounds, plan.new_grid)
     stored = None
     if bounds.first_new > 0 and bounds.cutoff is not None:
         scored_before = TimeRange(
@@ -197,9 +212,10 @@ def score_step(
     ahead_cutoff = _ahead_cutoff(step, pipeline) if forecast_ahead else None
     ahead: Forecast | None
     ahead_model: ActiveModel | None
-    if bounds.cutoff is None:  # warm-up: nothing to score yet
+    if bounds.cutoff is None:  # warm-up: nothing to score yet, but a flat start may move
         ahead, ahead_model = _forecast_with(models, step, ahead_cutoff)
-        return Scored(step, None, predicted, None, ahead, ahead_model, None)
+        flat = _flat_start_decisions(step) if step.state.chain == [] else None
+        return Scored(step, None, predicted, flat, ahead, ahead_model, None)
     model = models.model_for(step.state, bounds.cutoff, grid=span.grid)
     new = np.arange(bounds.first_new, bounds.stop)
     network = None
@@ -221,6 +237,16 @@ def score_step(
         reference_scale=_reference_scale(model),
     )
     return Scored(step, model, predicted, decisions, ahead, ahead_model, network)
+
+
+def _flat_start_decisions(step: Step) -> Decisions | None:
+    """Before the first model, a departure from the flat start of a span read from the
+    series' first point (a warm-up read always starts there)."""
+    span, bounds = step.span, step.bounds
+    if step.raw.index.min() > span.index[0] or bounds.first_new >= bounds.stop:
+        return None
+    positions = np.arange(bounds.first_new, bounds.stop)
+    return flat_departures(span.values, span.observed, positions, min_run=MIN_FLAT_RUN)
 
 
 def _ahead_cutoff(step: Step, pipeline: PipelineSettings) -> int | None:

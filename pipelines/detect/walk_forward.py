@@ -14,6 +14,7 @@ import numpy as np
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.session import transaction
 from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort
+from forecaster.model.sequences import leading_flat_run
 from forecaster.series.grid import Grid
 from forecaster.series.regular import RegularSeries
 from pipelines.context import AppContext
@@ -66,10 +67,12 @@ class WalkForward:
 
     def _training_data(self, name: str, cutoff: int, grid: Grid) -> RegularSeries:
         """Regular points with grid step <= cutoff, ending on a real observation (no fill that
-        would depend on a later point), whatever the span a step read."""
+        would depend on a later point), whatever the span a step read; without a flat start
+        (the identical readings a series may begin with are not what it does)."""
         source = self.context.source(self.pipeline.name)
         with transaction(self.context.sessions) as session:
             full = read_regular(source, session, self.pipeline, name, grid=grid)
+        full = full.slice(leading_flat_run(full))
         stop = int(np.searchsorted(full.steps, cutoff, side="right"))
         while stop > 0 and not full.observed[stop - 1]:
             stop -= 1

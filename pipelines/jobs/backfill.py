@@ -13,6 +13,7 @@ from forecaster.db.repo.runs import RunOutcome, finish_run, start_run
 from forecaster.db.repo.series import ensure_series_ids
 from forecaster.db.session import transaction
 from forecaster.errors import ForecasterError
+from forecaster.messages import exception_summary
 from pipelines.context import AppContext
 from pipelines.detect.run import (
     ProgressCallback,
@@ -77,6 +78,7 @@ def run_pipeline(
         points_read=sum(r.points_read for r in reports),
         anomalies_written=sum(r.anomalies for r in reports),
         errors={r.series: r.error for r in reports if r.error is not None},
+        notes={r.series: r.notes[0] for r in reports if r.notes},
     )
     with transaction(context.sessions) as session:
         finish_run(session=session, run_id=run_id, outcome=outcome, now=context.clock())
@@ -96,8 +98,9 @@ def _backfill_series(
         if on_series is not None:
             callback = on_series(name, pending_points(context, pipeline, name, options.until))
         return process_series(context, pipeline, name, options, on_progress=callback)
-    except ForecasterError as exc:
+    except ForecasterError as exc:  # the series' data or model: its report says so
+        log.info("series %s failed: %s", name, exc)
         return SeriesReport(series=name, error=str(exc))
-    except Exception as exc:  # one bad series must not stop the others
+    except Exception as exc:  # a bug: its traceback, and the others go on
         log.exception("series %s failed", name)
-        return SeriesReport(series=name, error=f"{type(exc).__name__}: {exc}")
+        return SeriesReport(series=name, error=exception_summary(exc))

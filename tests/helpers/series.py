@@ -47,7 +47,7 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row the pipeline writes, without ids, run ids and wall-clock times."""
     queries = {
         "anomalies": "SELECT ts, observed, predicted, residual, threshold, score, severity, "
-        "direction FROM anomalies ORDER BY ts",
+        "direction, rule FROM anomalies ORDER BY ts",
         "events": "SELECT start_ts, end_ts, peak_ts, peak_score, n_points, direction, severity "
         "FROM anomaly_events ORDER BY start_ts",
         "forecasts": "SELECT issued_at, ts, step, predicted, lower, upper FROM forecasts "
@@ -66,7 +66,7 @@ def scored_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Anomalies, events, one-step predictions and watermarks (what backfill also writes)."""
     queries = {
         "anomalies": "SELECT ts, observed, predicted, residual, threshold, score, severity, "
-        "direction FROM anomalies ORDER BY ts",
+        "direction, rule FROM anomalies ORDER BY ts",
         "events": "SELECT start_ts, end_ts, peak_ts, peak_score, n_points, direction, severity "
         "FROM anomaly_events ORDER BY start_ts",
         "one_step": "SELECT issued_at, ts, predicted FROM forecasts WHERE step = 1 "

@@ -181,11 +181,17 @@ def test_catch_up_after_downtime_processes_the_backlog_in_chunks(
         context.close()
 
 
+def write_unusable(path: Path) -> None:
+    """A series no pipeline can use: one value too large to compute with."""
+    values = [1.0 + (i % 7) for i in range(400)]
+    values[123] = 1e200
+    index = pd.date_range("2024-05-01", periods=400, freq="h")
+    pd.DataFrame({"timestamp": index, "value": values}).to_csv(path, index=False)
+
+
 def test_a_bad_series_is_recorded_and_the_others_go_on(db_url: str, tmp_path: Path) -> None:
     write_series(tmp_path / "s.csv", n=500)
-    pd.DataFrame(
-        {"timestamp": pd.date_range("2024-05-01", periods=400, freq="h"), "value": 1.0}
-    ).to_csv(tmp_path / "flat.csv", index=False)
+    write_unusable(tmp_path / "flat.csv")
     context = migrated(db_url, tmp_path / "daemon")
     try:
         ingest_file(context, IngestRequest(path=tmp_path / "s.csv", series="good"))
@@ -198,7 +204,7 @@ def test_a_bad_series_is_recorded_and_the_others_go_on(db_url: str, tmp_path: Pa
     finally:
         context.close()
     assert report.series == 2 and report.failed == 1 and report.points == 300
-    assert run[:3] == ("partial", 2, 1) and "flat: " in run[3] and "constant" in run[3]
+    assert run[:3] == ("partial", 2, 1) and "flat: " in run[3] and "too large" in run[3]
 
 
 def test_each_failed_series_error_is_recorded_by_name_for_status(
@@ -207,9 +213,7 @@ def test_each_failed_series_error_is_recorded_by_name_for_status(
     # Two failing series, one named with the separator of the `error` summary: status reads
     # the structured `series_errors`, never the summary text.
     write_series(tmp_path / "s.csv", n=500)
-    pd.DataFrame(
-        {"timestamp": pd.date_range("2024-05-01", periods=400, freq="h"), "value": 1.0}
-    ).to_csv(tmp_path / "flat.csv", index=False)
+    write_unusable(tmp_path / "flat.csv")
     context = migrated(db_url, tmp_path / "daemon")
     try:
         ingest_file(context, IngestRequest(path=tmp_path / "s.csv", series="good"))
@@ -222,7 +226,7 @@ def test_each_failed_series_error_is_recorded_by_name_for_status(
     assert set(report.errors) == {"flat; too", "flat"} and "status=partial" in report.log_line()
     errors = {s.series: s.error for s in pipeline.series}
     assert errors["good"] is None
-    assert all("constant" in (errors[name] or "") for name in ("flat; too", "flat"))
+    assert all("too large" in (errors[name] or "") for name in ("flat; too", "flat"))
     assert pipeline.last_run is not None and pipeline.last_run.series_errors == report.errors
 
 

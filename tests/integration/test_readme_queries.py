@@ -51,6 +51,7 @@ def seed(sessions: sessionmaker[Session]) -> None:
                     ts=ts,
                     step=1,
                     predicted=20.0,
+                    observed=30.0,
                     lower=15.0,
                     upper=25.0,
                 )

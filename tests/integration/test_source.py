@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import (
@@ -209,3 +210,28 @@ def test_newest_points_of_several_series_in_one_call(
         }
         with pytest.raises(SeriesNotFound):
             own.newest_of(session, ["a", "nope"])
+
+
+def test_the_first_points_of_a_series_from_either_source(
+    readings: Table, engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """What a series' grid is inferred from: its first points, without reading all of it."""
+    table_source = TableSource(settings(series_column="sensor_id"))
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE txt (t VARCHAR(40), v DOUBLE PRECISION)"))
+        connection.execute(
+            text("INSERT INTO txt VALUES ('2024-01-01T05:00:00Z', 3), ('2024-01-01T01:00:00Z', 2)")
+        )
+    text_source = TableSource(settings(table="txt", time_column="t", value_column="v"))
+    index = pd.date_range("2024-01-01", periods=40, freq="D", tz="UTC")
+    with sessions.begin() as session:
+        series = create_series(session=session, name="s", kind="sensor")
+        upsert_observations(
+            session=session, series_id=series.id, points=pd.Series(np.arange(40.0), index=index)
+        )
+    with sessions() as session:
+        assert list(table_source.first(session, "2", 3)) == [200.0, 201.0, 202.0]
+        assert len(table_source.first(session, "1", 100)) == 7
+        assert list(text_source.first(session, "txt", 1)) == [2.0]  # parsed, then ordered
+        first = ObservationsSource().first(session, "s", 5)
+    assert list(first) == [0.0, 1.0, 2.0, 3.0, 4.0] and first.index[0] == index[0]

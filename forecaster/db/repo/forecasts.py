@@ -29,6 +29,7 @@ class ForecastRow:
     predicted: float
     lower: float | None
     upper: float | None
+    observed: float | None = None  # the regular value at `ts`, when it is known
 
 
 def upsert_forecasts(
@@ -66,6 +67,7 @@ def forecast_payload(
             "ts": r.ts,
             "step": r.step,
             "predicted": r.predicted,
+            "observed": r.observed,
             "lower": r.lower,
             "upper": r.upper,
             "model_version_id": model_version_id,

@@ -12,9 +12,11 @@ import pandas as pd
 from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from forecaster.db.repo.rescoring import mark_rescoring
 from forecaster.db.repo.upsert import UPSERT_BATCH_ROWS, dialect_insert
 from forecaster.db.tables import Observation, Series
 from forecaster.db.time_range import TimeRange
+from forecaster.series.grid import Grid
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,27 @@ def upsert_observations(
         session.execute(statement, rows)
         if on_batch is not None:
             on_batch(stop)
+    if len(to_write):
+        _mark_changed(session, series_id, pd.DatetimeIndex(to_write.index).min())
     return UpsertCounts(
         inserted=int(is_new.sum()),
         updated=int(is_changed.sum()),
         unchanged=len(points) - len(to_write),
+    )
+
+
+def _mark_changed(session: Session, series_id: int, earliest: pd.Timestamp) -> None:
+    """Pipelines that already processed `earliest` re-score from it (late data, corrections);
+    a point up to half an interval after a watermark still falls into its bin."""
+    frequency = session.scalar(select(Series.frequency).where(Series.id == series_id))
+    slack = pd.Timedelta(0)
+    if frequency is not None:
+        slack = Grid(frequency).lead
+    mark_rescoring(
+        session=session,
+        series_id=series_id,
+        since=earliest.to_pydatetime(),
+        slack=slack.to_pytimedelta(),
     )
 
 
@@ -88,6 +107,18 @@ def read_observations(
     table = Observation.__table__.c
     statement = select(raw_time(table.ts), table.value).where(table.series_id == series_id)
     statement = time_range.filter(statement, table.ts).order_by(table.ts)
+    return read_point_rows(session, statement)
+
+
+def first_observations(*, session: Session, series_id: int, count: int) -> pd.Series:
+    """A series' first `count` points (as `read_observations`)."""
+    table = Observation.__table__.c
+    statement = (
+        select(raw_time(table.ts), table.value)
+        .where(table.series_id == series_id)
+        .order_by(table.ts)
+        .limit(count)
+    )
     return read_point_rows(session, statement)
 
 

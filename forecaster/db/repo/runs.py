@@ -25,6 +25,7 @@ class RunOutcome:
     anomalies_written: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # series name -> message
     stopped: bool = False
+    notes: dict[str, str] = field(default_factory=dict)  # series name -> why it is not scored
 
     @property
     def status(self) -> RunStatus:
@@ -72,6 +73,7 @@ def finish_run(*, session: Session, run_id: int, outcome: RunOutcome, now: datet
     run.anomalies_written = outcome.anomalies_written
     run.error = error_text(outcome.errors)
     run.series_errors = {n: m[:SERIES_ERROR_CHARS] for n, m in outcome.errors.items()} or None
+    run.series_notes = {n: m[:SERIES_ERROR_CHARS] for n, m in outcome.notes.items()} or None
 
 
 def error_text(errors: Mapping[str, str]) -> str | None:
