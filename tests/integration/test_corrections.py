@@ -15,8 +15,8 @@ from pipelines.daemon.cycles import Cycles
 from pipelines.jobs.backfill import run_pipeline
 from pipelines.jobs.ingest import IngestRequest, ingest_file
 from tests.helpers.databases import database
+from tests.helpers.pipelines import migrated
 from tests.helpers.series import scored_rows
-from tests.integration.test_daemon_cycles import migrated
 
 CYCLE = datetime(2030, 1, 1, tzinfo=UTC)
 N, SPIKE = 900, 700  # walk-forward cut-offs at 200 and 600: one model scores 601..900

@@ -13,49 +13,17 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
-from forecaster.config.loading import load_config
 from forecaster.db.repo.leases import claim_series
-from pipelines.context import AppContext, open_context
 from pipelines.daemon.cycles import Cycles
-from pipelines.jobs.backfill import run_pipeline
 from pipelines.jobs.ingest import IngestRequest, ingest_file
 from pipelines.jobs.retrain import drift_ratio, retrain_series
 from pipelines.jobs.status import pipeline_status
 from tests.helpers.daemon import TcpProxy, count_rows, wait_for
 from tests.helpers.databases import PostgresServer, database
-from tests.helpers.series import scored_rows, write_config, write_series
+from tests.helpers.pipelines import backfill_reference, load_rows, migrated
+from tests.helpers.series import scored_rows, write_series
 
 CYCLE = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-def load_rows(context: AppContext, path: Path, series: str, rows: slice) -> None:
-    """Append part of a CSV to a series, as a producer writing new observations would."""
-    frame = pd.read_csv(path).iloc[rows]
-    part = path.with_name(f"{path.stem}-{rows.start}-{rows.stop}.csv")
-    frame.to_csv(part, index=False)
-    ingest_file(context, IngestRequest(path=part, series=series))
-
-
-def migrated(url: str, directory: Path, **pipeline: Any) -> AppContext:
-    directory.mkdir(exist_ok=True)
-    settings = load_config(write_config(directory, url, **pipeline))
-    context = open_context(settings, require_schema=False)
-    from forecaster.db import migrate
-
-    migrate.upgrade(context.engine)
-    return context
-
-
-def backfill_reference(url: str, tmp_path: Path, names: str | list[str] = "s") -> None:
-    """The rows one uninterrupted backfill writes, in database `url`, of series `names`, each
-    read from tmp_path/<name>.csv (by default one series: s)."""
-    reference = migrated(url, tmp_path / "reference")
-    try:
-        for name in names if isinstance(names, list) else [names]:
-            ingest_file(reference, IngestRequest(path=tmp_path / f"{name}.csv", series=name))
-        assert not run_pipeline(reference, None, kind="backfill").failed
-    finally:
-        reference.close()
 
 
 def test_daemon_cycles_write_the_same_rows_as_one_backfill(

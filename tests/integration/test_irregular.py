@@ -15,8 +15,8 @@ from pipelines.jobs.ingest import IngestRequest, ingest_file
 from pipelines.jobs.status import pipeline_status
 from tests.helpers.databases import database
 from tests.helpers.irregular import write_irregular
+from tests.helpers.pipelines import backfill_reference, load_rows, migrated
 from tests.helpers.series import scored_rows
-from tests.integration.test_daemon_cycles import backfill_reference, load_rows, migrated
 
 CYCLE = datetime(2030, 1, 1, tzinfo=UTC)
 
