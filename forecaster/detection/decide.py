@@ -109,8 +109,10 @@ class Detector:
         use_low = (low.flagged & ~high.flagged) | (
             (low.flagged == high.flagged) & (low.score > high.score)
         )
+        # Smoothed errors reach over points without a residual (a segment's warm-up after a
+        # gap): those points are never anomalous themselves.
         forecast = RuleFlags(
-            flagged=(high.flagged | low.flagged) & observed[start:],
+            flagged=(high.flagged | low.flagged) & np.isfinite(residual[start:]),
             score=np.where(use_low, low.score, high.score),
             threshold=np.where(use_low, low.threshold, high.threshold),
         )

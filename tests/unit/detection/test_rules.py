@@ -122,3 +122,15 @@ def test_extreme_settings_are_strict() -> None:
         DetectionSettings.model_validate({"extreme": {"factor": 0}})
     with pytest.raises(ValidationError, match="extra"):
         DetectionSettings.model_validate({"extreme": {"k": 3}})
+
+
+def test_points_without_a_forecast_are_never_anomalous_even_after_a_burst() -> None:
+    # A burst of large errors, then a segment's warm-up (no forecasts) after a long gap: the
+    # smoothed errors still reach into the warm-up, its points have no residual to report.
+    values, predicted, _ = noise()
+    values[600:620] += 8.0
+    predicted[620:700] = np.nan
+    result = decide(detector(), values, predicted)
+    assert result.anomalous[600:620].any()
+    assert not result.anomalous[~np.isfinite(predicted)].any()
+    assert np.isfinite(result.predicted[result.anomalous]).all()
