@@ -27,6 +27,15 @@ class TableSourceSettings(StrictModel):
         "or series_value when that is given).",
     )
     timezone: str = Field(default="UTC", description="Zone of naive timestamps in the table.")
+    dayfirst: bool | None = Field(
+        default=None,
+        description="Text-typed times only: read dates like 01/02/2020 day first (true) or month "
+        "first (false); default: as the table's rows tell, an error when they do not.",
+    )
+    time_format: str | None = Field(
+        default=None,
+        description="Text-typed times only: their strptime format, e.g. '%d/%m/%Y %H:%M'.",
+    )
 
     @model_validator(mode="after")
     def _series_value_needs_column(self) -> TableSourceSettings:

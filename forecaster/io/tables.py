@@ -19,8 +19,8 @@ from forecaster.config.source import TableSourceSettings
 from forecaster.config.validators import series_name_problem
 from forecaster.db.repo.observations import points_from_rows
 from forecaster.db.time_range import TimeRange
-from forecaster.errors import SourceError
-from forecaster.io.timestamps import EARLIEST, LATEST
+from forecaster.errors import IngestError, SourceError
+from forecaster.io.timestamps import EARLIEST, LATEST, TimeOptions, parse_times
 from forecaster.messages import quoted
 from forecaster.series.times import ensure_utc_index
 
@@ -211,12 +211,27 @@ class TableSource:
         return points[mask].rename("value")
 
     def _parse_times(self, times: pd.Series) -> pd.DatetimeIndex:
-        """UTC times; NaT where a cell is not a time or lies outside what the service holds."""
-        parsed = pd.to_datetime(times, errors="coerce", utc=False, format="mixed")
-        if pd.api.types.is_object_dtype(parsed):  # mixed offsets
-            parsed = pd.to_datetime(times, errors="coerce", utc=True)
-        index = ensure_utc_index(pd.DatetimeIndex(parsed), self.settings.timezone)
-        return pd.DatetimeIndex(index.where((index >= EARLIEST) & (index <= LATEST)))
+        """UTC times; NaT where a cell is not a time or lies outside what the service holds.
+        Text cells are read with one format for every row of the read (as ingest reads a
+        file): day-first and month-first dates are never mixed."""
+        if not all(isinstance(t, str) for t in times if t is not None):
+            parsed = pd.to_datetime(times, errors="coerce", utc=False, format="mixed")
+            if pd.api.types.is_object_dtype(parsed):  # mixed offsets
+                parsed = pd.to_datetime(times, errors="coerce", utc=True)
+            index = ensure_utc_index(pd.DatetimeIndex(parsed), self.settings.timezone)
+            return pd.DatetimeIndex(index.where((index >= EARLIEST) & (index <= LATEST)))
+        s = self.settings
+        options = TimeOptions(timezone=s.timezone, format=s.time_format, dayfirst=s.dayfirst)
+        present = times.notna().to_numpy()
+        try:
+            read = parse_times(times, present, options, lambda i: f"table {self.label!r}")
+        except IngestError as exc:
+            reading = str(exc).split("; say which")[0].split(": --time-format")[0]
+            raise SourceError(
+                f"{reading}; set the source's dayfirst (true or false) or time_format"
+            ) from None
+        index = pd.DatetimeIndex(read.times.to_numpy())  # UTC-aware (naive only if all NaT)
+        return index.tz_convert("UTC") if index.tz is not None else index.tz_localize("UTC")
 
     def _report_unusable(
         self,

@@ -235,3 +235,28 @@ def test_the_first_points_of_a_series_from_either_source(
         assert list(text_source.first(session, "txt", 1)) == [2.0]  # parsed, then ordered
         first = ObservationsSource().first(session, "s", 5)
     assert list(first) == [0.0, 1.0, 2.0, 3.0, 4.0] and first.index[0] == index[0]
+
+
+def test_text_dates_in_a_source_table_are_read_with_one_format(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE eu (t VARCHAR(40), v DOUBLE PRECISION)"))
+        connection.execute(
+            text("INSERT INTO eu VALUES ('01/02/2020', 1), ('13/02/2020', 2), ('02/03/2020', 3)")
+        )
+        connection.execute(text("CREATE TABLE amb (t VARCHAR(40), v DOUBLE PRECISION)"))
+        connection.execute(text("INSERT INTO amb VALUES ('01/02/2020', 1), ('02/03/2020', 2)"))
+    eu = TableSource(settings(table="eu", time_column="t", value_column="v"))
+    ambiguous = TableSource(settings(table="amb", time_column="t", value_column="v"))
+    told = TableSource(
+        TableSourceSettings.model_validate(
+            {"table": "amb", "time_column": "t", "value_column": "v", "dayfirst": True}
+        )
+    )
+    with sessions() as session:
+        days = list(eu.read(session, "eu").index.strftime("%m-%d"))
+        with pytest.raises(SourceError, match=r"ambiguous.*set the source's dayfirst"):
+            ambiguous.read(session, "amb")
+        assert list(told.read(session, "amb").index.strftime("%m-%d")) == ["02-01", "03-02"]
+    assert days == ["02-01", "02-13", "03-02"]  # day first for every row, as row 2 tells
