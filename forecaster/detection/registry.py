@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from forecaster.detection.parts import DetectionPart, PartSettings
 from forecaster.detection.scores.base import Scorer
+from forecaster.detection.scores.likelihood import LikelihoodScorer
 from forecaster.detection.scores.tail import TailScorer
 from forecaster.detection.thresholds.base import Threshold
 from forecaster.detection.thresholds.dynamic import DynamicThreshold
@@ -15,7 +16,7 @@ from forecaster.detection.thresholds.static import StaticThreshold
 
 # A new part is one file (its settings and its class) plus one line here; the config's
 # `detection.scorer` and `detection.threshold` sections accept every part listed.
-SCORERS: tuple[type[Scorer], ...] = (TailScorer,)
+SCORERS: tuple[type[Scorer], ...] = (TailScorer, LikelihoodScorer)
 THRESHOLDS: tuple[type[Threshold], ...] = (DynamicThreshold, StaticThreshold, RobustThreshold)
 
 Part = TypeVar("Part", bound=DetectionPart)

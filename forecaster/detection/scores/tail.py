@@ -108,7 +108,7 @@ def tail_scores(
     previous = np.concatenate([[-1], last_finite[:-1]])
     shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)
     shift[:start] = 0.0
-    total, total_sq = _window_sums(clean, finite, shift[start:], window, start)
+    total, total_sq = window_sums(clean, finite, shift[start:], window, start)
 
     scores = np.full(n, np.nan, dtype=np.float64)
     ok = finite & (count >= min_history) & (positions >= start)
@@ -128,7 +128,7 @@ def _check_arguments(window: int, min_history: int, rel_std_floor: float) -> Non
         raise ValueError(f"rel_std_floor must be >= 0, got {rel_std_floor}")
 
 
-def _window_sums(
+def window_sums(
     clean: FloatArray, finite: np.ndarray, shift: FloatArray, window: int, start: int
 ) -> tuple[FloatArray, FloatArray]:
     """Sums of the shifted deviations and of their squares over positions t-window..t-1, for

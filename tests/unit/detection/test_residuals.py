@@ -159,3 +159,20 @@ def test_tail_scores_from_a_start_are_bit_identical_and_skip_earlier_points(star
 def test_tail_scores_reject_bad_parameters(window: int, min_history: int) -> None:
     with pytest.raises(ValueError, match=r"window|min_history"):
         tail_scores([1.0, 2.0], window, min_history)
+
+
+def test_the_likelihood_of_a_recent_mean_under_the_history() -> None:
+    from forecaster.detection.scores.likelihood import LikelihoodScorer
+
+    rng = np.random.default_rng(4)
+    errors = np.abs(rng.normal(0, 1, 400))
+    errors[300:310] += 6.0  # a burst: its recent mean is improbable
+    scorer = LikelihoodScorer(window=200, short=5, min_history=50)
+    scores = scorer.score(errors)
+    assert np.isnan(scores[:50]).all()  # too little history
+    assert scores[305] > 0.999 and np.nanmedian(scores[100:290]) < 0.9
+    # A lone large error moves a mean of 5 less than a sustained burst.
+    lone = errors.copy()
+    lone[300:310] = errors[290:300]
+    lone[305] += 6.0
+    assert scorer.score(lone)[305] < scores[309]

@@ -1,0 +1,109 @@
+"""The anomaly likelihood (as in Numenta's HTM): how improbable the recent mean of a signal is
+under a Gaussian fitted to its longer history, in [0, 1]."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar, Literal, Self
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from forecaster.detection.arrays import FloatArray
+from forecaster.detection.parts import PartSettings, check_history_fits_window
+from forecaster.detection.scores.base import Scorer
+from forecaster.detection.scores.tail import window_sums
+
+# The spread of a history is at least this fraction of its mean (a constant history: any
+# clearly larger recent mean is improbable), and never zero.
+REL_STD_FLOOR = 1e-3
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+class LikelihoodSettings(PartSettings):
+    """`scorer: {method: likelihood}`: the recent mean of the signal against its history."""
+
+    method: Literal["likelihood"] = "likelihood"
+    window: int = Field(
+        default=2000,
+        ge=2,
+        description="Signal values before the recent ones the Gaussian is fitted to.",
+    )
+    short: int = Field(
+        default=10, ge=1, description="Recent signal values (the point's included) averaged."
+    )
+    min_history: int = Field(
+        default=200,
+        ge=1,
+        description="Fewest finite values in the history a score needs (else NaN). At most "
+        "`window`.",
+    )
+
+    @model_validator(mode="after")
+    def _history_fits_window(self) -> Self:
+        check_history_fits_window(self.min_history, self.window)
+        return self
+
+
+class LikelihoodScorer(Scorer):
+    """Phi((recent mean - mean) / std): the normal CDF, with the mean and std of the `window`
+    values before the `short` recent ones (the point's own value last among those), the std
+    floored at REL_STD_FLOOR x |mean|."""
+
+    name: ClassVar[str] = "likelihood"
+    settings_type = LikelihoodSettings
+
+    def __init__(self, *, window: int = 2000, short: int = 10, min_history: int = 200) -> None:
+        if not 1 <= min_history <= window or short < 1:
+            raise ValueError(f"need 1 <= min_history <= window and short >= 1, got {locals()}")
+        self.window, self.short, self.min_history = window, short, min_history
+
+    @property
+    def history(self) -> int:
+        return self.window + self.short - 1
+
+    def _scores(self, values: FloatArray, start: int) -> FloatArray:
+        n, short = values.size, self.short
+        finite = np.isfinite(values)
+        clean = np.where(finite, values, 0.0)
+        recent = _recent_means(clean, finite, short, start)
+        # The history of t ends before its recent values: the window before t' = t - short + 1.
+        first = max(start - short + 1, 0)
+        positions = np.arange(n)
+        last_finite = np.maximum.accumulate(np.where(finite, positions, -1))
+        previous = np.concatenate([[-1], last_finite[:-1]])
+        shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)
+        total, total_sq = window_sums(clean, finite, shift[first:], self.window, first)
+        finite_before = np.concatenate([[0], np.cumsum(finite, dtype=np.int64)])
+        count = finite_before[:n] - finite_before[np.maximum(positions - self.window, 0)]
+        t = positions[start:]
+        anchor = t - short + 1  # index into the window sums (negative: no history at all)
+        scores = np.full(t.size, np.nan)
+        ok = finite[start:] & (anchor >= 0)
+        ok[ok] &= count[anchor[ok]] >= self.min_history
+        if ok.any():
+            a = anchor[ok]
+            cnt = count[a].astype(np.float64)
+            mean_dev = total[a] / cnt
+            mean = shift[a] + mean_dev
+            var = np.maximum(total_sq[a] / cnt - mean_dev * mean_dev, 0.0)
+            floor = np.maximum(REL_STD_FLOOR * np.abs(mean), np.finfo(np.float64).tiny)
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = (recent[ok] - mean) / np.maximum(np.sqrt(var), floor)
+            scores[ok] = 0.5 * (1.0 + _erf(np.clip(z, -40.0, 40.0) / math.sqrt(2.0)))
+        return scores
+
+
+def _recent_means(clean: FloatArray, finite: np.ndarray, short: int, start: int) -> FloatArray:
+    """Mean of the finite values among positions t-short+1..t for t = start.., summed oldest
+    first in one fixed order (so a longer array gives the same bits)."""
+    n = clean.size
+    padded = np.concatenate([np.zeros(short - 1), clean])
+    seen = np.concatenate([np.zeros(short - 1), finite.astype(np.float64)])
+    total = np.zeros(n - start)
+    count = np.zeros(n - start)
+    for j in range(short):  # j = 0 is position t - short + 1
+        total += padded[start + j : n + j]
+        count += seen[start + j : n + j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
