@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from forecaster.detection.decide import Decisions
+from forecaster.series.constant import leading_run
 
 # The score of a departure from a flat start: certain, nothing else explains it.
 DEPARTURE_SCORE = 1.0
@@ -17,11 +18,10 @@ def flat_departures(
     """Decisions for `positions` of a span that starts at the series' first point: the first
     observed point after a leading run of at least `min_run` identical readings is anomalous,
     with the constant as its forecast. None when the series has no such flat start."""
-    first = values[0] if len(values) else 0.0
-    differs = np.abs(values - first) > 1e-9 * max(1.0, abs(float(first)))
-    run = int(np.argmax(differs)) if differs.any() else len(values)
+    run = leading_run(values)
     if run < min_run:
         return None
+    first = float(values[0])
     after = np.flatnonzero(observed[run:])
     departure = run + int(after[0]) if len(after) else -1
     residual = values[positions] - first
@@ -29,7 +29,7 @@ def flat_departures(
     score = np.where(anomalous, DEPARTURE_SCORE, np.nan)
     return Decisions(
         positions=positions,
-        predicted=np.full(len(positions), float(first)),
+        predicted=np.full(len(positions), first),
         residual=residual,
         threshold=np.zeros(len(positions)),
         score=score,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecaster.errors import SeriesTooShort, SeriesUnusable
+from forecaster.series.constant import differs_from_first, leading_run
 from forecaster.series.regular import RegularSeries
 
 
@@ -103,11 +104,7 @@ def usable_counts(segment_ids: np.ndarray, min_run: int) -> np.ndarray:
 
 def varied_counts(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
     """For each position p: the observed points of [0, p] that differ from the first value."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
-    first = values[0]
-    differs = np.abs(values - first) > 1e-9 * max(1.0, abs(float(first)))
-    return np.cumsum(differs & observed)
+    return np.cumsum(differs_from_first(values) & observed)
 
 
 def varied_needed(observed: np.ndarray) -> np.ndarray:
@@ -119,8 +116,7 @@ def varied_needed(observed: np.ndarray) -> np.ndarray:
 def leading_flat_run(series: RegularSeries) -> int:
     """Points in the series' flat start (identical readings from its first point; 0 when
     fewer than MIN_FLAT_RUN)."""
-    varied = varied_counts(series.values, np.ones(len(series), dtype=bool))
-    run = int(np.searchsorted(varied, 1))  # first position that differs
+    run = leading_run(series.values)
     return run if run >= MIN_FLAT_RUN else 0
 
 
@@ -147,21 +143,17 @@ def require_trainable(
 
 
 def first_trainable(
-    series: RegularSeries, earliest: int, *, min_points: int, min_run: int, name: str
+    series: RegularSeries, earliest: int, *, min_points: int, min_run: int
 ) -> int | None:
-    """The first observed position >= `earliest` whose span [0, position] is trainable, or
-    None: where a series' first model is trained (a span that is too short or constant moves
-    the first cut-off to a later point instead of failing it forever)."""
+    """The first observed position >= `earliest` whose span [0, position] passes
+    `require_trainable`, or None: where a series' first model is trained (a span that is too
+    short or constant moves the first cut-off to a later point instead of failing it forever).
+    The same tests, computed for every prefix at once (each count only grows with it)."""
     usable = usable_counts(series.segment_ids, min_run)
     varied = varied_counts(series.values, series.observed)
     observed_so_far = np.cumsum(series.observed)
     enough = (usable >= min_points) & (varied >= varied_needed(observed_so_far))
     enough &= series.observed
     enough[: max(earliest, 0)] = False
-    for position in np.flatnonzero(enough)[:8]:
-        try:  # the cumulative test is the same one; this also checks the last details
-            require_trainable(series.head(int(position) + 1), min_points, name, min_run=min_run)
-        except SeriesUnusable:
-            continue
-        return int(position)
-    return None
+    found = np.flatnonzero(enough)
+    return int(found[0]) if len(found) else None

@@ -207,7 +207,6 @@ def first_cutoff(span: RegularSeries, pipeline: PipelineSettings) -> tuple[int, 
         needed - 1,
         min_points=model.min_train_points,
         min_run=model.window + model.horizon,
-        name="series",
     )
     if position is not None:
         return int(after_flat.steps[position]), None

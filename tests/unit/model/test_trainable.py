@@ -54,7 +54,7 @@ def test_a_constant_span_is_refused_and_a_later_varied_one_is_not() -> None:
     series = flat_then_moving(flat=200, n=400)
     with pytest.raises(SeriesUnusable, match=r"constant \(-1\) over its training span"):
         require_trainable(series.head(150), 50, "f", min_run=10)
-    position = first_trainable(series, 149, min_points=50, min_run=10, name="f")
+    position = first_trainable(series, 149, min_points=50, min_run=10)
     assert position is not None and 200 < position < 215
 
 

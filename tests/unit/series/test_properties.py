@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forecaster.errors import ForecasterError
-from forecaster.model.sequences import first_trainable, leading_flat_run
+from forecaster.model.sequences import first_trainable, leading_flat_run, require_trainable
 from forecaster.series.frequency import infer_grid
 from forecaster.series.grid import Grid
 from forecaster.series.regular import regularize, settled
@@ -55,8 +55,10 @@ def test_regularize_gives_a_regular_series_or_a_clear_error(raw: pd.Series) -> N
     assert bool(series.segment_starts[0])
     flat = leading_flat_run(series)
     assert 0 <= flat <= len(series)
-    position = first_trainable(series, 0, min_points=20, min_run=8, name="p")
+    position = first_trainable(series, 0, min_points=20, min_run=8)
     assert position is None or 0 <= position < len(series)
+    if position is not None:  # the prefix test agrees with the test of that span itself
+        require_trainable(series.head(position + 1), 20, "p", min_run=8)
 
 
 def _finite(raw: pd.Series) -> pd.Series:
