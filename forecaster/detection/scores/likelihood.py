@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from forecaster.detection.arrays import FloatArray
 from forecaster.detection.parts import PartSettings, check_history_fits_window
 from forecaster.detection.scores.base import Scorer
-from forecaster.detection.scores.tail import window_sums
+from forecaster.detection.scores.trailing import trailing_stats
 
 # The spread of a history is at least this fraction of its mean (a constant history: any
 # clearly larger recent mean is improbable), and never zero.
@@ -65,28 +65,15 @@ class LikelihoodScorer(Scorer):
     def _scores(self, values: FloatArray, start: int) -> FloatArray:
         n, short = values.size, self.short
         finite = np.isfinite(values)
-        clean = np.where(finite, values, 0.0)
-        recent = _recent_means(clean, finite, short, start)
+        recent = _recent_means(np.where(finite, values, 0.0), finite, short, start)
         # The history of t ends before its recent values: the window before t' = t - short + 1.
-        first = max(start - short + 1, 0)
-        positions = np.arange(n)
-        last_finite = np.maximum.accumulate(np.where(finite, positions, -1))
-        previous = np.concatenate([[-1], last_finite[:-1]])
-        shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)
-        total, total_sq = window_sums(clean, finite, shift[first:], self.window, first)
-        finite_before = np.concatenate([[0], np.cumsum(finite, dtype=np.int64)])
-        count = finite_before[:n] - finite_before[np.maximum(positions - self.window, 0)]
-        t = positions[start:]
-        anchor = t - short + 1  # index into the window sums (negative: no history at all)
-        scores = np.full(t.size, np.nan)
+        stats = trailing_stats(values, self.window, max(start - short + 1, 0))
+        anchor = np.arange(start, n) - short + 1  # negative: no history at all
+        scores = np.full(n - start, np.nan)
         ok = finite[start:] & (anchor >= 0)
-        ok[ok] &= count[anchor[ok]] >= self.min_history
+        ok[ok] &= stats.count[anchor[ok]] >= self.min_history
         if ok.any():
-            a = anchor[ok]
-            cnt = count[a].astype(np.float64)
-            mean_dev = total[a] / cnt
-            mean = shift[a] + mean_dev
-            var = np.maximum(total_sq[a] / cnt - mean_dev * mean_dev, 0.0)
+            mean, var = stats.mean[anchor[ok]], stats.var[anchor[ok]]
             floor = np.maximum(REL_STD_FLOOR * np.abs(mean), np.finfo(np.float64).tiny)
             with np.errstate(over="ignore", invalid="ignore"):
                 z = (recent[ok] - mean) / np.maximum(np.sqrt(var), floor)

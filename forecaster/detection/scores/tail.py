@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from forecaster.detection.arrays import FloatArray, as_1d
 from forecaster.detection.parts import PartSettings, check_history_fits_window
 from forecaster.detection.scores.base import Scorer
+from forecaster.detection.scores.trailing import trailing_stats
 
 #: Default relative floor of the standard deviation in `tail_scores`: a history whose spread
 #: is below this fraction of its mean is treated as constant.
@@ -94,28 +95,11 @@ def tail_scores(
     n = values.size
     if not 0 <= start <= n:
         raise ValueError(f"start must be in 0..{n}, got {start}")
-    finite = np.isfinite(values)
-    clean = np.where(finite, values, 0.0)
-
-    # Count of finite values among positions t-window .. t-1 (exact integer arithmetic).
-    finite_before = np.concatenate([[0], np.cumsum(finite, dtype=np.int64)])
-    positions = np.arange(n)
-    count = finite_before[:n] - finite_before[np.maximum(positions - window, 0)]
-
-    # Shift every window by its newest finite value before t: constant histories then give
-    # exactly zero deviations, and the one-pass variance stays well conditioned.
-    last_finite = np.maximum.accumulate(np.where(finite, positions, -1))
-    previous = np.concatenate([[-1], last_finite[:-1]])
-    shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)
-    shift[:start] = 0.0
-    total, total_sq = window_sums(clean, finite, shift[start:], window, start)
-
+    stats = trailing_stats(values, window, start)
     scores = np.full(n, np.nan, dtype=np.float64)
-    ok = finite & (count >= min_history) & (positions >= start)
+    ok = np.isfinite(values) & (stats.count >= min_history) & (np.arange(n) >= start)
     if np.any(ok):
-        scores[ok] = _cantelli(
-            values[ok], count[ok], total[ok], total_sq[ok], shift[ok], rel_std_floor
-        )
+        scores[ok] = _cantelli(values[ok], stats.mean[ok], stats.var[ok], rel_std_floor)
     return scores
 
 
@@ -128,50 +112,10 @@ def _check_arguments(window: int, min_history: int, rel_std_floor: float) -> Non
         raise ValueError(f"rel_std_floor must be >= 0, got {rel_std_floor}")
 
 
-def window_sums(
-    clean: FloatArray, finite: np.ndarray, shift: FloatArray, window: int, start: int
-) -> tuple[FloatArray, FloatArray]:
-    """Sums of the shifted deviations and of their squares over positions t-window..t-1, for
-    every t (zero before `start`), each summed in one fixed order whatever the array length."""
-    # Output t (from start) sums padded[t + j] for j = 0..window-1: positions t-window..t-1.
-    padded_values = np.concatenate([np.zeros(window), clean])[start:]
-    padded_finite = np.concatenate([np.zeros(window), finite.astype(np.float64)])[start:]
-    m = clean.size - start
-    total = np.zeros(m, dtype=np.float64)
-    total_sq = np.zeros(m, dtype=np.float64)
-    if m > 0 and m * 8 <= window:
-        # Few outputs (a daemon cycle): one row per output, summed by np.add.accumulate,
-        # which adds left to right exactly like the loop below: the same bits either way.
-        rows = np.lib.stride_tricks.sliding_window_view(padded_values[: m + window - 1], window)
-        seen = np.lib.stride_tricks.sliding_window_view(padded_finite[: m + window - 1], window)
-        dev_rows = (rows - shift[:, None]) * seen
-        total[:] = np.add.accumulate(dev_rows, axis=1)[:, -1]
-        total_sq[:] = np.add.accumulate(dev_rows * dev_rows, axis=1)[:, -1]
-    else:
-        dev = np.empty(m, dtype=np.float64)
-        for j in range(window):  # j = 0 is position t - window; fixed order for every t
-            np.subtract(padded_values[j : j + m], shift, out=dev)
-            np.multiply(dev, padded_finite[j : j + m], out=dev)
-            total += dev
-            np.multiply(dev, dev, out=dev)
-            total_sq += dev
-    before = np.zeros(start)
-    return np.concatenate([before, total]), np.concatenate([before, total_sq])
-
-
 def _cantelli(
-    values: FloatArray,
-    count: np.ndarray,
-    total: FloatArray,
-    total_sq: FloatArray,
-    shift: FloatArray,
-    rel_std_floor: float,
+    values: FloatArray, mean: FloatArray, var: FloatArray, rel_std_floor: float
 ) -> FloatArray:
-    """z²/(1+z²) for z > 0 (else 0) from the window sums of each scored point."""
-    cnt = count.astype(np.float64)
-    mean_dev = total / cnt
-    var = np.maximum(total_sq / cnt - mean_dev * mean_dev, 0.0)
-    mean = shift + mean_dev
+    """z²/(1+z²) for z > 0 (else 0) from the trailing mean and variance of each scored point."""
     floor = np.maximum(rel_std_floor * np.abs(mean), np.finfo(np.float64).tiny)
     std = np.maximum(np.sqrt(var), floor)
     with np.errstate(over="ignore"):

@@ -1,0 +1,76 @@
+"""Trailing-window statistics of a signal (finite count, mean, variance), each window summed
+in one fixed order, so a statistic is bit-identical whatever history before its window was read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecaster.detection.arrays import FloatArray, IntArray
+
+
+@dataclass(frozen=True)
+class TrailingStats:
+    """Per position t: over the finite values among positions t-window..t-1."""
+
+    count: IntArray  # how many there are (every t)
+    mean: FloatArray  # their mean (NaN before `start` or without any)
+    var: FloatArray  # their population variance (same)
+
+
+def trailing_stats(values: FloatArray, window: int, start: int) -> TrailingStats:
+    """Count, mean and variance of the finite values in the `window` positions before each
+    t (t excluded); mean and variance only for t >= start."""
+    n = values.size
+    finite = np.isfinite(values)
+    clean = np.where(finite, values, 0.0)
+    # Count of finite values among positions t-window .. t-1 (exact integer arithmetic).
+    finite_before = np.concatenate([[0], np.cumsum(finite, dtype=np.int64)])
+    positions = np.arange(n)
+    count = finite_before[:n] - finite_before[np.maximum(positions - window, 0)]
+    # Shift every window by its newest finite value before t: constant histories then give
+    # exactly zero deviations, and the one-pass variance stays well conditioned.
+    last_finite = np.maximum.accumulate(np.where(finite, positions, -1))
+    previous = np.concatenate([[-1], last_finite[:-1]])
+    shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)
+    total, total_sq = window_sums(clean, finite, shift[start:], window, start)
+    mean = np.full(n, np.nan)
+    var = np.full(n, np.nan)
+    have = (count > 0) & (positions >= start)
+    cnt = count[have].astype(np.float64)
+    mean_dev = total[have] / cnt
+    mean[have] = shift[have] + mean_dev
+    var[have] = np.maximum(total_sq[have] / cnt - mean_dev * mean_dev, 0.0)
+    return TrailingStats(count=count, mean=mean, var=var)
+
+
+def window_sums(
+    clean: FloatArray, finite: np.ndarray, shift: FloatArray, window: int, start: int
+) -> tuple[FloatArray, FloatArray]:
+    """Sums of the shifted deviations and of their squares over positions t-window..t-1, for
+    every t (zero before `start`), each summed in one fixed order whatever the array length."""
+    # Output t (from start) sums padded[t + j] for j = 0..window-1: positions t-window..t-1.
+    padded_values = np.concatenate([np.zeros(window), clean])[start:]
+    padded_finite = np.concatenate([np.zeros(window), finite.astype(np.float64)])[start:]
+    m = clean.size - start
+    total = np.zeros(m, dtype=np.float64)
+    total_sq = np.zeros(m, dtype=np.float64)
+    if m > 0 and m * 8 <= window:
+        # Few outputs (a daemon cycle): one row per output, summed by np.add.accumulate,
+        # which adds left to right exactly like the loop below: the same bits either way.
+        rows = np.lib.stride_tricks.sliding_window_view(padded_values[: m + window - 1], window)
+        seen = np.lib.stride_tricks.sliding_window_view(padded_finite[: m + window - 1], window)
+        dev_rows = (rows - shift[:, None]) * seen
+        total[:] = np.add.accumulate(dev_rows, axis=1)[:, -1]
+        total_sq[:] = np.add.accumulate(dev_rows * dev_rows, axis=1)[:, -1]
+    else:
+        dev = np.empty(m, dtype=np.float64)
+        for j in range(window):  # j = 0 is position t - window; fixed order for every t
+            np.subtract(padded_values[j : j + m], shift, out=dev)
+            np.multiply(dev, padded_finite[j : j + m], out=dev)
+            total += dev
+            np.multiply(dev, dev, out=dev)
+            total_sq += dev
+    before = np.zeros(start)
+    return np.concatenate([before, total]), np.concatenate([before, total_sq])
