@@ -104,11 +104,7 @@ class ModelRuntime:
             seed=series_seed(settings, pipeline, series),
             name=series,
         )
-        if not all(np.all(np.isfinite(w)) for w in model.weights):
-            raise SeriesUnusable(
-                f"series {series!r}: training gave non-finite weights (NaN or infinite); "
-                "the values may be too large or too irregular to learn from"
-            )
+        _require_finite_weights(model, series)
         with transaction(sessions) as session:
             latest = latest_model_version(session=session, pipeline=pipeline, series_id=series_id)
             on_disk = store.list_versions(self.root, pipeline, series)
@@ -144,6 +140,15 @@ class ModelRuntime:
             path=path,
             trained_now=True,
             reason=reason,
+        )
+
+
+def _require_finite_weights(model: TrainedModel, series: str) -> None:
+    """A training that ends with NaN or infinite weights is the series' error (never stored)."""
+    if not all(np.all(np.isfinite(w)) for w in model.weights):
+        raise SeriesUnusable(
+            f"series {series!r}: training gave non-finite weights (NaN or infinite); "
+            "the values may be too large or too irregular to learn from"
         )
 
 
