@@ -34,9 +34,9 @@ class Decisions:
     score: np.ndarray  # [0, 1]; NaN while the error history is too short
     anomalous: np.ndarray
     direction: np.ndarray  # "high": observed above the forecast, "low": below
-    # Which rule reports an anomalous point: "forecast", "extreme" or "stuck" ("" where not
-    # anomalous); None from producers of decisions that have one rule only.
-    rule: np.ndarray | None = None
+    # Which rule reports an anomalous point: "forecast", "extreme", "stuck" or "flat_start"
+    # ("" where not anomalous).
+    rule: np.ndarray
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def anomaly_rows(span: RegularSeries, decisions: Decisions) -> list[Row]:
                 "score": score,
                 "severity": severity_of(score),
                 "direction": str(decisions.direction[k]),
-                "rule": "forecast" if decisions.rule is None else str(decisions.rule[k]),
+                "rule": str(decisions.rule[k]),
             }
         )
     return rows
