@@ -20,20 +20,19 @@ from forecaster.db.tables import Anomaly, AnomalyEvent, Series, Watermark
 
 def mark_rescoring(
     *, session: Session, series_id: int, since: datetime, slack: timedelta = timedelta(0)
-) -> int:
+) -> None:
     """Mark every pipeline that processed `series_id` past `since` (within `slack`: a bin
-    reaches that far after its grid time) to re-score from `since`; the number marked."""
+    reaches that far after its grid time) to re-score from `since`."""
     earlier = case(
         (Watermark.rescore_from.is_(None), since),
         (Watermark.rescore_from > since, since),
         else_=Watermark.rescore_from,
     )
-    result = session.execute(
+    session.execute(
         update(Watermark)
         .where(Watermark.series_id == series_id, Watermark.last_ts >= since - slack)
         .values(rescore_from=earlier)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
