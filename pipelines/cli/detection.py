@@ -1,4 +1,5 @@
-"""`forecaster backfill` and `forecaster evaluate`: replay history, score a labelled corpus."""
+"""`forecaster backfill`, `redetect` and `evaluate`: replay history, decide it again, score a
+labelled corpus."""
 
 from __future__ import annotations
 
@@ -75,6 +76,44 @@ def backfill(
         raise typer.Exit(1)
 
 
+@app.command("redetect")
+def redetect_command(
+    series: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--series", "-s", help="Series to redo (repeatable; default: all of the pipeline)."
+        ),
+    ] = None,
+    pipeline: PipelineOption = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Redo anomalies from this time on (ISO 8601, UTC; default: all)."),
+    ] = None,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Recompute anomalies and events from the stored one-step predictions with the current
+    detection settings, without retraining: seconds, to tune thresholds and scorers.
+
+    Only points a backfill or the daemon already processed are redone; their forecasts and
+    watermarks stay. Each series is redone in one transaction.
+    """
+    from pipelines.jobs.redetect import redetect
+
+    start_ts, _ = parse_range(start, None)
+    context = open_app_context(config, verbose, models=False)
+    try:
+        result = redetect(context, pipeline, names=series or (), start=start_ts)
+    finally:
+        context.close()
+    out.print(backfill_table(result, "redetect"))
+    if not result.reports:
+        out.print("no series selected")
+    if result.failed:
+        err.print(f"[red]{len(result.failed)} of {len(result.reports)} series failed[/]")
+        raise typer.Exit(1)
+
+
 @app.command("evaluate")
 def evaluate_command(
     data: Annotated[Path, typer.Option(help="NAB-format corpus: DIR/<category>/<file>.csv.")],
@@ -82,6 +121,18 @@ def evaluate_command(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Also write the full report as JSON here.")
     ] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the scratch database, models and predictions here."),
+    ] = None,
+    reuse_predictions: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-predictions",
+            help="Decide the predictions kept in --workdir again with the current detection "
+            "settings (redetect): seconds, no training.",
+        ),
+    ] = False,
     pipeline: PipelineOption = None,
     config: ConfigOption = None,
     verbose: VerboseOption = False,
@@ -96,7 +147,13 @@ def evaluate_command(
         check_output_file(out_file, "--out")  # before minutes of work, not after
     with progress_bars() as progress:
         result = evaluate(
-            settings, pipeline, data, labels, on_series=partial(series_task, progress)
+            settings,
+            pipeline,
+            data,
+            labels,
+            on_series=partial(series_task, progress),
+            workdir=workdir,
+            reuse_predictions=reuse_predictions,
         )
     out.print(evaluate_table(result, data))
     for report in result.run.failed:

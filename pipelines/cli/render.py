@@ -160,8 +160,9 @@ def forecast_table(series: str, report: ForecastReport) -> Table:
     return table
 
 
-def backfill_table(result: RunResult) -> Table:
-    """One row per series of a backfill run: what it read, scored and found, and its status."""
+def backfill_table(result: RunResult, action: str = "backfill") -> Table:
+    """One row per series of a backfill (or redetect) run: what it read, scored and found,
+    and its status."""
     table = Table(
         "series",
         "points",
@@ -171,7 +172,7 @@ def backfill_table(result: RunResult) -> Table:
         "models trained",
         "seconds",
         "status",
-        title=f"backfill of pipeline {literal(result.pipeline)} (run {result.run_id})",
+        title=f"{action} of pipeline {literal(result.pipeline)} (run {result.run_id})",
     )
     for r in result.reports:
         status = Text("ok", style="green")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -85,6 +86,19 @@ def read_one_step_predictions(
         table.pipeline == pipeline, table.series_id == series_id, table.step == 1
     )
     return read_point_rows(session, time_range.filter(statement, table.ts).order_by(table.ts))
+
+
+def read_prediction_models(
+    *, session: Session, pipeline: str, series_id: int, time_range: TimeRange
+) -> pd.Series:
+    """The model_versions id of each stored one-step prediction, by target time (NaN where
+    the model row is gone)."""
+    table = Forecast.__table__.c
+    statement = select(raw_time(table.ts), table.model_version_id).where(
+        table.pipeline == pipeline, table.series_id == series_id, table.step == 1
+    )
+    rows = session.connection().execute(time_range.filter(statement, table.ts).order_by(table.ts))
+    return points_from_rows([(ts, np.nan if v is None else v) for ts, v in rows])
 
 
 def recent_one_step_predictions(

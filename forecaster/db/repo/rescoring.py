@@ -74,31 +74,40 @@ def rewind(*, session: Session, pipeline: str, series_id: int, before: datetime)
     """Move the pipeline's watermark of a series back to just before `before` (or before the
     start of an event that reaches `before`), delete the anomalies and events after it and
     clear the mark; the new watermark."""
-    reaching = session.scalar(
-        select(func.min(AnomalyEvent.start_ts)).where(
-            AnomalyEvent.pipeline == pipeline,
-            AnomalyEvent.series_id == series_id,
-            AnomalyEvent.end_ts >= before,
-        )
-    )
-    if reaching is not None and reaching < before:
-        before = reaching
-    mark = before - timedelta(microseconds=1)
-    session.execute(
-        delete(AnomalyEvent).where(
-            AnomalyEvent.pipeline == pipeline,
-            AnomalyEvent.series_id == series_id,
-            AnomalyEvent.end_ts > mark,
-        )
-    )
-    session.execute(
-        delete(Anomaly).where(
-            Anomaly.pipeline == pipeline, Anomaly.series_id == series_id, Anomaly.ts > mark
-        )
-    )
+    mark = clear_detections(session=session, pipeline=pipeline, series_id=series_id, before=before)
+    assert mark is not None  # a bounded clear has a mark
     session.execute(
         update(Watermark)
         .where(Watermark.pipeline == pipeline, Watermark.series_id == series_id)
         .values(last_ts=mark, rescore_from=None)
     )
+    return mark
+
+
+def clear_detections(
+    *, session: Session, pipeline: str, series_id: int, before: datetime | None
+) -> datetime | None:
+    """Delete the pipeline's anomalies and events of a series from `before` on (all of them
+    when None); an event that reaches `before` goes whole, so the clear starts at its start.
+    The time just before the first cleared point (None: everything was cleared)."""
+    if before is None:
+        mark = None
+    else:
+        reaching = session.scalar(
+            select(func.min(AnomalyEvent.start_ts)).where(
+                AnomalyEvent.pipeline == pipeline,
+                AnomalyEvent.series_id == series_id,
+                AnomalyEvent.end_ts >= before,
+            )
+        )
+        if reaching is not None and reaching < before:
+            before = reaching
+        mark = before - timedelta(microseconds=1)
+    events = [AnomalyEvent.pipeline == pipeline, AnomalyEvent.series_id == series_id]
+    anomalies = [Anomaly.pipeline == pipeline, Anomaly.series_id == series_id]
+    if mark is not None:
+        events.append(AnomalyEvent.end_ts > mark)
+        anomalies.append(Anomaly.ts > mark)
+    session.execute(delete(AnomalyEvent).where(*events))
+    session.execute(delete(Anomaly).where(*anomalies))
     return mark
