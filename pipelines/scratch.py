@@ -1,0 +1,52 @@
+"""One pipeline's settings on a scratch SQLite database and model directory, in a scratch dir."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from forecaster.config.database import DatabaseSettings
+from forecaster.config.settings import Settings
+from forecaster.errors import ForecasterError
+
+SCRATCH_DATABASE = "scratch.db"
+SCRATCH_MODELS = "models"
+
+
+def scratch_settings(
+    settings: Settings,
+    pipeline: str | None,
+    root: Path,
+    *,
+    database: str = SCRATCH_DATABASE,
+    models: str = SCRATCH_MODELS,
+) -> Settings:
+    """`settings` with only the pipeline called `pipeline` (the first when None), reading the
+    service's own observations table (its `source:` dropped), on the SQLite file
+    `root/<database>` and the model store `root/<models>`. Everything else is kept as it is,
+    so the scratch run scores exactly as that pipeline would."""
+    chosen = settings.pipeline(pipeline)
+    return settings.model_copy(
+        update={
+            "database": DatabaseSettings(url=f"sqlite:///{root / database}"),
+            "model_dir": root / models,
+            "pipelines": [chosen.model_copy(update={"source": None})],
+        }
+    )
+
+
+@contextmanager
+def scratch_dir(workdir: Path | None, *, prefix: str = "forecaster-") -> Iterator[Path]:
+    """`workdir` (created if needed, kept afterwards), or a temporary directory removed
+    afterwards."""
+    if workdir is not None:
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ForecasterError(f"{workdir}: cannot create it: {exc.strerror}") from None
+        yield workdir
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        yield Path(scratch)
