@@ -41,10 +41,25 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, default=NAB / "labels" / "combined_windows.json")
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
     parser.add_argument("--json", type=Path, help="Also write the full report here.")
+    parser.add_argument(
+        "--workdir", type=Path, help="Keep the scratch database and models here (else removed)."
+    )
+    parser.add_argument(
+        "--reuse-predictions",
+        action="store_true",
+        help="Decide the predictions kept in --workdir again (redetect) instead of a backfill.",
+    )
     args = parser.parse_args()
     settings = load_config(args.config)
     started = time.perf_counter()
-    result = evaluate(settings, None, args.data, args.labels)
+    result = evaluate(
+        settings,
+        None,
+        args.data,
+        args.labels,
+        workdir=args.workdir,
+        reuse_predictions=args.reuse_predictions,
+    )
     seconds = time.perf_counter() - started
     print(f"machine: {machine()}; {seconds / 60:.1f} min; peak RSS {peak_rss_mib():,.0f} MiB")
     print("| group | files | detector | NAB standard | low FP | low FN | precision | recall | F1 |")
