@@ -1,4 +1,4 @@
-"""Typed, validated settings of smoothing, scorer, threshold, extreme and stuck rules, events."""
+"""Typed, validated settings of smoothing, scorer, threshold, the other rules and events."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from pydantic import Discriminator, Field, Tag, model_validator
 from forecaster.config.strict import StrictModel
 from forecaster.detection.extreme import ExtremeSettings
 from forecaster.detection.parts import DetectionPart, PartSettings
+from forecaster.detection.range import RangeSettings
 from forecaster.detection.registry import SCORERS, THRESHOLDS
-from forecaster.detection.scores.tail import TailSettings
+from forecaster.detection.scores.likelihood import LikelihoodSettings
+from forecaster.detection.seasonal import SeasonalSettings
 from forecaster.detection.stuck import StuckSettings
 from forecaster.detection.thresholds.dynamic import DynamicSettings
 
-DEFAULT_SCORER = "tail"
+DEFAULT_SCORER = "likelihood"
 DEFAULT_THRESHOLD = "dynamic"
 # Keys of the tail scorer that earlier configs gave flat in `detection:`.
 _FLAT_SCORER_KEYS = {"score_window": "window", "score_min_history": "min_history"}
@@ -67,8 +69,10 @@ class DetectionSettings(StrictModel):
         "many points exactly (100 keeps all but 0.005% of the weight of span 20).",
     )
     scorer: ScorerChoice = Field(
-        default_factory=TailSettings,
-        description="How unusual a smoothed error is, in [0, 1]: the `score` column.",
+        default_factory=LikelihoodSettings,
+        description="How unusual a smoothed error is, in [0, 1]: the `score` column of "
+        "forecast-rule rows (likelihood: the normal CDF of the recent errors' mean against "
+        "their long history; tail: Cantelli's bound on one error against its window).",
     )
     threshold: ThresholdChoice = Field(
         default_factory=DynamicSettings,
@@ -78,15 +82,16 @@ class DetectionSettings(StrictModel):
         default=10,
         ge=0,
         description="Anomalous points separated by at most this many non-anomalous grid "
-        "steps belong to one event.",
+        "steps belong to one event (and so do those within `refractory` of its start).",
     )
     min_score: float = Field(
-        default=0.94,
+        default=0.97,
         ge=0.0,
         le=1.0,
-        description="Points scoring below this are not reported even when over the threshold. "
-        "0.94 is z = 4 against the recent smoothed errors (score = z²/(1+z²)): the dynamic "
-        "threshold alone flags small runs even in pure noise.",
+        description="Points scoring below this are not reported even when over the threshold "
+        "(the dynamic threshold alone flags small runs even in pure noise). With the "
+        "likelihood scorer 0.97 is a recent mean 1.9 sigma above the long history's; with the "
+        "tail scorer, z = 5.7 (score = z²/(1+z²)). The other rules score from it upwards.",
     )
     extreme: ExtremeSettings = Field(
         default_factory=ExtremeSettings,
@@ -96,6 +101,20 @@ class DetectionSettings(StrictModel):
     stuck: StuckSettings = Field(
         default_factory=StuckSettings,
         description="A reading repeated much longer than this series' usual runs is anomalous.",
+    )
+    range: RangeSettings = Field(
+        default_factory=RangeSettings,
+        description="A reading outside the widened range of the recent readings is anomalous.",
+    )
+    seasonal: SeasonalSettings = Field(
+        default_factory=SeasonalSettings,
+        description="A forecast error no larger than the one a season earlier is forgiven.",
+    )
+    refractory: int = Field(
+        default=100,
+        ge=0,
+        description="Grid steps after an event's start in which no new event starts: "
+        "anomalous points there join it (one alarm per incident).",
     )
 
     @model_validator(mode="before")
@@ -109,7 +128,7 @@ class DetectionSettings(StrictModel):
             flat = ", ".join(sorted(_FLAT_SCORER_KEYS.keys() & data.keys()))
             raise ValueError(f"give {flat} inside scorer (as window, min_history), not beside it")
         data = dict(data)
-        scorer = {"method": DEFAULT_SCORER}
+        scorer = {"method": "tail"}  # the flat keys were the tail scorer's
         for flat, key in _FLAT_SCORER_KEYS.items():
             if flat in data:
                 scorer[key] = data.pop(flat)

@@ -1,24 +1,22 @@
-"""One-step forecasts to anomaly decisions: the forecast rule, extreme residuals, stuck runs."""
+"""One-step forecasts to anomaly decisions: the forecast rule and the rules beside it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from forecaster.config.detection import DetectionSettings
 from forecaster.detection.errors import side_errors, smooth_errors
-from forecaster.detection.extreme import (
-    ExtremeSettings,
-    extreme_flags,
-    extreme_level,
-    limit_residuals,
-)
-from forecaster.detection.registry import scorer_from, threshold_from
-from forecaster.detection.rules import RuleFlags
+from forecaster.detection.extreme import limit_residuals
+from forecaster.detection.registry import rules_from, scorer_from, threshold_from
+from forecaster.detection.rules import Rule, RuleFlags, RuleInputs
 from forecaster.detection.scores.base import Scorer
-from forecaster.detection.stuck import StuckRule
+from forecaster.detection.seasonal import SeasonalSettings, explained_by_season, seasonal_reach
 from forecaster.detection.thresholds.base import Threshold
+
+# The share of the smoothed error a forecast-rule point's own error must reach.
+OWN_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -29,14 +27,17 @@ class Decisions:
     predicted: np.ndarray
     residual: np.ndarray
     # The level the reporting rule's measure reached: ε of the reported side on the smoothed
-    # error scale (forecast), factor * RMSE (extreme), the run-length limit in points (stuck).
+    # error scale (forecast), factor * RMSE (extreme), the run-length limit in points (stuck),
+    # the widened half-range (range).
     threshold: np.ndarray
     score: np.ndarray  # [0, 1]; NaN while the error history is too short
     anomalous: np.ndarray
     direction: np.ndarray  # "high": observed above the forecast, "low": below
-    # Which rule reports an anomalous point: "forecast", "extreme", "stuck" or "flat_start"
-    # ("" where not anomalous).
+    # Which rule reports an anomalous point: "forecast", "extreme", "stuck", "range" or
+    # "flat_start" ("" where not anomalous).
     rule: np.ndarray
+    # Every rule that flagged an anomalous point, comma-separated in a fixed order.
+    signals: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -51,18 +52,20 @@ class SideDecisions:
 @dataclass(frozen=True)
 class Detector:
     """A pipeline's detection chain. The forecast rule: residuals split by side, each side
-    smoothed (truncated EWMA), scored and thresholded; a side that crosses its threshold with
-    a score of at least `min_score` is anomalous. Beside it, a point is also anomalous when
-    its residual is extreme while the forecast rule cannot judge yet (`extreme`) or its
-    reading has been stuck too long (`stuck`); None turns a rule off."""
+    smoothed (truncated EWMA), scored and thresholded; a side is anomalous at a point whose
+    smoothed error crosses its threshold with a score of at least `min_score` and whose own
+    error reaches that threshold too (so the smoothed tail after a spike flags no normal
+    point), unless the season explains the error (`seasonal`). Beside it, `rules` (extreme
+    residuals, stuck runs, the value range) flag points of their own; any rule makes a point
+    anomalous, and the one with the highest score reports it."""
 
     smoothing_span: int
     smoothing_length: int
     scorer: Scorer
     threshold: Threshold
     min_score: float
-    extreme: ExtremeSettings | None = None
-    stuck: StuckRule | None = None
+    seasonal: SeasonalSettings = field(default_factory=lambda: SeasonalSettings(enabled=False))
+    rules: tuple[Rule, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: DetectionSettings) -> Detector:
@@ -72,19 +75,19 @@ class Detector:
             scorer=scorer_from(settings.scorer),
             threshold=threshold_from(settings.threshold),
             min_score=settings.min_score,
-            extreme=settings.extreme if settings.extreme.enabled else None,
-            stuck=StuckRule.from_settings(settings.stuck) if settings.stuck.enabled else None,
+            seasonal=settings.seasonal,
+            rules=rules_from(settings),
         )
 
-    @property
-    def context_points(self) -> int:
+    def context_points(self, season: int | None = None) -> int:
         """Points of history before the first new point that decisions may depend on (the
         smoothing kernel and the farther-reaching part), doubled so warm-up gaps (NaN
-        errors) inside the history cannot make a decision reach further; at least the stuck
-        rule's window (values have no such gaps)."""
+        errors) inside the history cannot make a decision reach further; at least the reach
+        of the other rules (values have no such gaps) and of a `season` (grid steps)."""
         reach = max(self.threshold.history, self.scorer.history)
-        stuck = 0 if self.stuck is None else self.stuck.history
-        return max(2 * (self.smoothing_length + reach), stuck)
+        rules = max((rule.history for rule in self.rules), default=0)
+        seasonal = seasonal_reach(self.seasonal, season)
+        return max(2 * (self.smoothing_length + reach), rules, 2 * seasonal)
 
     def decide(
         self,
@@ -95,11 +98,12 @@ class Detector:
         start: int,
         *,
         reference_scale: float | None,
+        season: int | None = None,
     ) -> Decisions:
         """Judge positions start..n-1 using only values, predictions and errors up to each
         point. `predicted` holds the one-step prediction of every position (NaN where there
         is none); filled points (not `observed`) and points without a prediction have no
-        residual and are never anomalous."""
+        residual and are never anomalous. `season`: the series' season in grid steps."""
         residual = np.where(observed & np.isfinite(predicted), values - predicted, np.nan)
         high, low = (
             self._side(errors, steps, start, reference_scale)
@@ -109,16 +113,27 @@ class Detector:
         use_low = (low.flagged & ~high.flagged) | (
             (low.flagged == high.flagged) & (low.score > high.score)
         )
+        explained = explained_by_season(residual, steps, start, season, self.seasonal)
         # Smoothed errors reach over points without a residual (a segment's warm-up after a
         # gap): those points are never anomalous themselves.
         forecast = RuleFlags(
-            flagged=(high.flagged | low.flagged) & np.isfinite(residual[start:]),
+            flagged=(high.flagged | low.flagged) & np.isfinite(residual[start:]) & ~explained,
             score=np.where(use_low, low.score, high.score),
             threshold=np.where(use_low, low.threshold, high.threshold),
         )
         direction = np.where(use_low, "low", "high")
         undecided = (forecast.score < 0) | ~np.isfinite(forecast.threshold)
-        rules = self._rules(values, steps, start, residual[start:], undecided, reference_scale)
+        inputs = RuleInputs(
+            values=values,
+            observed=observed,
+            steps=steps,
+            start=start,
+            residual=residual[start:],
+            undecided=undecided,
+            reference_scale=reference_scale,
+            min_score=self.min_score,
+        )
+        rules = [(rule.name, rule.flags(inputs)) for rule in self.rules]
         return _combine(start, predicted, residual, forecast, direction, rules)
 
     def _side(
@@ -127,27 +142,13 @@ class Detector:
         smoothed = smooth_errors(errors, self.smoothing_span, self.smoothing_length)
         result = self.threshold.decide(smoothed, steps, start, reference_scale=reference_scale)
         scores = self.scorer.score(smoothed, start)
-        flagged = result.anomalous & np.isfinite(scores) & (scores >= self.min_score)
+        # A point is anomalous by its own error, not by the smoothed memory of an earlier one:
+        # its error must reach the threshold and a share of the smoothed error (a point after
+        # a spike, with an ordinary error, is in the spike's tail). NaN: False.
+        with np.errstate(invalid="ignore"):
+            own = errors[start:] >= np.maximum(result.threshold, OWN_SHARE * smoothed[start:])
+        flagged = result.anomalous & own & np.isfinite(scores) & (scores >= self.min_score)
         return SideDecisions(result.threshold, np.nan_to_num(scores, nan=-1.0), flagged)
-
-    def _rules(
-        self,
-        values: np.ndarray,
-        steps: np.ndarray,
-        start: int,
-        residual: np.ndarray,
-        undecided: np.ndarray,
-        reference_scale: float | None,
-    ) -> list[tuple[str, RuleFlags]]:
-        """The flags of the rules beside the forecast rule, for points with a residual."""
-        rules = []
-        if self.extreme is not None:
-            level = extreme_level(self.extreme, reference_scale)
-            rules.append(("extreme", extreme_flags(residual, undecided, level, self.min_score)))
-        if self.stuck is not None:
-            stuck = self.stuck.decide(values, steps, start, self.min_score)
-            rules.append(("stuck", replace(stuck, flagged=stuck.flagged & np.isfinite(residual))))
-        return rules
 
 
 def _combine(
@@ -163,6 +164,7 @@ def _combine(
     rule beside the forecast one reports the residual's sign as direction)."""
     anomalous, score, threshold = forecast.flagged, forecast.score, forecast.threshold
     rule = np.where(anomalous, "forecast", "")
+    signals = rule.astype(object)
     sign = np.where(residual[start:] < 0, "low", "high")
     for name, flags in rules:
         better = flags.flagged & (~anomalous | (flags.score > score))
@@ -170,6 +172,7 @@ def _combine(
         threshold = np.where(better, flags.threshold, threshold)
         direction = np.where(better, sign, direction)
         rule = np.where(better, name, rule)
+        signals = np.where(flags.flagged, np.where(anomalous, signals + "," + name, name), signals)
         anomalous = anomalous | flags.flagged
     return Decisions(
         positions=np.arange(start, len(residual)),
@@ -180,4 +183,5 @@ def _combine(
         anomalous=anomalous,
         direction=direction,
         rule=rule,
+        signals=signals.astype(str),
     )

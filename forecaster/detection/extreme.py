@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from pydantic import Field
 
 from forecaster.config.strict import StrictModel
 from forecaster.detection.arrays import BoolArray, FloatArray
-from forecaster.detection.rules import RuleFlags, excess_score
+from forecaster.detection.rules import RuleFlags, RuleInputs, excess_score, no_flags
 
 # Residuals enter the error smoothing clipped to this magnitude: far beyond any real error, it
 # only keeps the squares and window sums of the thresholds and scorers finite (no overflow
@@ -42,13 +44,35 @@ def limit_residuals(residual: FloatArray) -> FloatArray:
     return np.clip(residual, -RESIDUAL_LIMIT, RESIDUAL_LIMIT)
 
 
+class ExtremeRule:
+    """Residuals beyond `factor` x the model's validation RMSE, where the forecast rule cannot
+    judge yet (see ExtremeSettings)."""
+
+    name: ClassVar[str] = "extreme"
+
+    def __init__(self, settings: ExtremeSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: ExtremeSettings) -> ExtremeRule:
+        return cls(settings)
+
+    @property
+    def history(self) -> int:
+        return 0  # a point's own residual only
+
+    def flags(self, inputs: RuleInputs) -> RuleFlags:
+        level = extreme_level(self.settings, inputs.reference_scale)
+        return extreme_flags(inputs.residual, inputs.undecided, level, inputs.min_score)
+
+
 def extreme_flags(
     residual: FloatArray, undecided: BoolArray, level: float | None, min_score: float
 ) -> RuleFlags:
     """The `undecided` points whose |residual| exceeds `level`, scored by `excess_score`."""
     size = residual.size
     if level is None:
-        return RuleFlags(np.zeros(size, bool), np.full(size, np.nan), np.full(size, np.nan))
+        return no_flags(size)
     magnitude = np.abs(residual)
     with np.errstate(invalid="ignore"):
         flagged = undecided & np.isfinite(magnitude) & (magnitude > level)

@@ -36,4 +36,5 @@ def flat_departures(
         anomalous=anomalous,
         direction=np.where(residual >= 0, "high", "low"),
         rule=np.where(anomalous, "flat_start", ""),
+        signals=np.where(anomalous, "flat_start", ""),
     )

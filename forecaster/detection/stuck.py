@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Self
+from dataclasses import dataclass, replace
+from typing import ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from forecaster.config.strict import StrictModel
 from forecaster.detection.arrays import FloatArray, IntArray, as_1d
 from forecaster.detection.parts import check_history_fits_window
-from forecaster.detection.rules import RuleFlags, excess_score
+from forecaster.detection.rules import RuleFlags, RuleInputs, excess_score
 
 
 class StuckSettings(StrictModel):
@@ -102,9 +102,16 @@ class StuckRule:
         self.min_history = min_history
         self.tolerance = tolerance
 
+    name: ClassVar[str] = "stuck"
+
     @classmethod
     def from_settings(cls, settings: StuckSettings) -> Self:
         return cls(**settings.model_dump(exclude={"enabled"}))
+
+    def flags(self, inputs: RuleInputs) -> RuleFlags:
+        """`decide` for the points with a residual (a filled point is never stuck itself)."""
+        flags = self.decide(inputs.values, inputs.steps, inputs.start, inputs.min_score)
+        return replace(flags, flagged=flags.flagged & np.isfinite(inputs.residual))
 
     @property
     def history(self) -> int:

@@ -18,7 +18,7 @@ from forecaster.errors import ForecasterError
 from pipelines.context import AppContext
 from pipelines.daemon.cache import CachingSource, SeriesMemory, remember
 from pipelines.detect.rescore import rewind_corrected
-from pipelines.detect.rows import skipped_rows, step_rows
+from pipelines.detect.rows import grouping_of, skipped_rows, step_rows
 from pipelines.detect.run import SeriesReport
 from pipelines.detect.sink import DatabaseSink
 from pipelines.detect.source import DatabaseSource
@@ -131,7 +131,7 @@ def _write_claim(
             result,
             pipeline=pipeline.name,
             run_id=run_id,
-            merge_gap=pipeline.detection.merge_gap,
+            grouping=grouping_of(pipeline.detection),
             now=now,
         )
         for name, result in scored.items()

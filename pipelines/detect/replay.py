@@ -34,6 +34,7 @@ class Replay:
     first_new: int  # the first position decided again
     initial: int | None  # grid step of the first cut-off (None: no model yet)
     from_first_point: bool  # the span starts at the series' first point
+    season: int | None = None  # the series' season in grid steps
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def replay_decisions(
         model_id = int(owners[start])
         if model_id == NO_MODEL:
             continue  # no prediction in the run: nothing is anomalous there
-        lo = max(0, start - detector.context_points)
+        lo = max(0, start - detector.context_points(replay.season))
         decisions = detector.decide(
             span.values[lo:stop],
             span.observed[lo:stop],
@@ -74,6 +75,7 @@ def replay_decisions(
             span.steps[lo:stop],
             start - lo,
             reference_scale=scales.get(model_id),
+            season=replay.season,
         )
         decided.append(Decided(model_id, _shifted(decisions, lo)))
     return decided

@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecaster.config.detection import DetectionSettings
 from forecaster.db.repo.forecasts import ForecastRow, forecast_payload
 from forecaster.db.repo.watermarks import watermark_row
 from forecaster.detection.decide import Decisions
-from forecaster.detection.events import EventDraft, OpenEvent, group_events
+from forecaster.detection.events import EventDraft, Grouping, OpenEvent, group_events
 from forecaster.detection.severity import severity_of
 from forecaster.model.predict import Forecast
-from forecaster.series.grid import Grid
+from forecaster.series.grid import Grid, grid_steps
 from forecaster.series.regular import RegularSeries
 from pipelines.detect.step import Scored, Skipped
 
@@ -37,7 +38,7 @@ class StepRows:
 
 
 def step_rows(
-    scored: Scored, *, pipeline: str, run_id: int | None, merge_gap: int, now: datetime
+    scored: Scored, *, pipeline: str, run_id: int | None, grouping: Grouping, now: datetime
 ) -> StepRows:
     """Every row a scored step writes; `now` stamps them."""
     step, model = scored.step, scored.model
@@ -59,7 +60,7 @@ def step_rows(
         version_id = None if model is None else model.version_id
         written = {"model_version_id": version_id, "run_id": run_id, "detected_at": now}
         anomalies = [{**ids, **row, **written} for row in anomaly_rows(step.span, decisions)]
-        drafts, extended = events_of(step.span, decisions, step.state.last_event, merge_gap)
+        drafts, extended = events_of(step.span, decisions, step.state.last_event, grouping)
         stamps = {"run_id": run_id, "created_at": now, "updated_at": now}
         events = [{**ids, **event_columns(draft), **stamps} for draft in drafts]
         new_events = len(drafts) - int(extended)
@@ -72,6 +73,11 @@ def step_rows(
         )
     mark = watermark_row(pipeline, series_id, step.last_ts.to_pydatetime(), now=now)
     return StepRows(series_id, forecasts, anomalies, events, new_events, mark, step.new_grid)
+
+
+def grouping_of(settings: DetectionSettings) -> Grouping:
+    """How a pipeline's anomalous points are grouped into events."""
+    return Grouping(merge_gap=settings.merge_gap, refractory=settings.refractory)
 
 
 def skipped_rows(skipped: Skipped) -> StepRows:
@@ -117,13 +123,14 @@ def anomaly_rows(span: RegularSeries, decisions: Decisions) -> list[Row]:
                 "severity": severity_of(score),
                 "direction": str(decisions.direction[k]),
                 "rule": str(decisions.rule[k]),
+                "signals": str(decisions.signals[k]),
             }
         )
     return rows
 
 
 def events_of(
-    span: RegularSeries, decisions: Decisions, last: OpenEvent | None, merge_gap: int
+    span: RegularSeries, decisions: Decisions, last: OpenEvent | None, grouping: Grouping
 ) -> tuple[list[EventDraft], bool]:
     """The events of a step's anomalous points, the first extending the series' last stored
     event when close enough to it; and whether it did."""
@@ -137,7 +144,7 @@ def events_of(
         span.steps[positions],
         decisions.score[flagged],
         decisions.direction[flagged],
-        merge_gap=merge_gap,
+        grouping=grouping,
         open_event=open_event,
     )
     extended = open_event is not None and drafts[0].start_ts == open_event.start_ts
@@ -145,9 +152,12 @@ def events_of(
 
 
 def _open_event(span: RegularSeries, last: OpenEvent) -> OpenEvent:
-    """The stored event with the grid step of its end (None when outside the span read)."""
-    where = span.index.get_indexer(pd.DatetimeIndex([last.end_ts]))[0]
-    return replace(last, end_step=int(span.steps[where]) if where >= 0 else None)
+    """The stored event with the grid steps of its start and end on the span's grid."""
+    times = pd.DatetimeIndex([last.start_ts, last.end_ts])
+    if times.tz is None:
+        times = times.tz_localize("UTC")
+    steps, _ = grid_steps(times, span.grid, "series")
+    return replace(last, start_step=int(steps[0]), end_step=int(steps[1]))
 
 
 def event_columns(draft: EventDraft) -> Row:

@@ -20,7 +20,7 @@ from forecaster.db.time_range import TimeRange
 from forecaster.detection.decide import Detector
 from pipelines.context import AppContext
 from pipelines.detect.rescore import rewind_corrected
-from pipelines.detect.rows import StepRows, skipped_rows, step_rows
+from pipelines.detect.rows import StepRows, grouping_of, skipped_rows, step_rows
 from pipelines.detect.sink import DatabaseSink, StepSink
 from pipelines.detect.source import DatabaseSource, StepSource
 from pipelines.detect.step import Scored, Skipped, Step, read_plan, read_step, score_step
@@ -137,7 +137,7 @@ def process_series(
             scored,
             pipeline=pipeline.name,
             run_id=options.run_id,
-            merge_gap=pipeline.detection.merge_gap,
+            grouping=grouping_of(pipeline.detection),
             now=now,
         )
         _write(context, io, [rows], now)

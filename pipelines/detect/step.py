@@ -18,6 +18,7 @@ from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.time_range import TimeRange
 from forecaster.detection.decide import Decisions, Detector
 from forecaster.detection.flat_start import flat_departures
+from forecaster.model.features import seasonal_period
 from forecaster.model.predict import (
     Forecast,
     NetworkState,
@@ -101,7 +102,7 @@ def read_plan(
         mark=mark,
         grid=grid,
         chain=state.chain,
-        context_points=detector.context_points,
+        context_points=detector.context_points(_season(pipeline, grid)),
         oldest=source.oldest(state.name) if first else None,
         until=until,
     )
@@ -235,6 +236,7 @@ def score_step(
         span.steps,
         bounds.first_new,
         reference_scale=_reference_scale(model),
+        season=_season(pipeline, span.grid),
     )
     return Scored(step, model, predicted, decisions, ahead, ahead_model, network)
 
@@ -286,6 +288,11 @@ def _overlay(
     where = span.index[:first_new].get_indexer(pd.DatetimeIndex(stored.index))
     ok = where >= 0
     predicted[where[ok]] = stored.to_numpy()[ok]
+
+
+def _season(pipeline: PipelineSettings, grid: Grid | None) -> int | None:
+    """The series' season in grid steps (the model's `seasonality` on its grid), if any."""
+    return None if grid is None else seasonal_period(pipeline.model.seasonality, grid.frequency)
 
 
 def _reference_scale(model: ActiveModel) -> float | None:

@@ -77,6 +77,7 @@ def evaluate(
             require_schema=False,
         )
         try:
+            migrate.upgrade(context.engine)  # kept predictions may predate the schema
             if reuse_predictions:
                 run = redetect(
                     context, pipeline.name, names=[f.key for f in files], on_done=on_done
@@ -106,8 +107,7 @@ def _backfill(
     on_series: Callable[[str, int], ProgressCallback] | None,
     on_done: Callable[[SeriesReport], None] | None,
 ) -> RunResult:
-    """Load every file into the scratch database and backfill it."""
-    migrate.upgrade(context.engine)
+    """Load every file into the (migrated) scratch database and backfill it."""
     for f in files:
         # NAB files repeat a few timestamps (clock changes): keep the last, as ingest does.
         ingest_file(context, IngestRequest(path=f.path, series=f.key, read=ReadOptions()))

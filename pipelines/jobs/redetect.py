@@ -31,11 +31,12 @@ from forecaster.detection.decide import Detector
 from forecaster.detection.events import EventDraft
 from forecaster.errors import ForecasterError
 from forecaster.messages import exception_summary
+from forecaster.model.features import seasonal_period
 from forecaster.series.regular import RegularSeries, regularize
 from pipelines.context import AppContext
 from pipelines.detect.replay import NO_MODEL, Replay, joined, replay_decisions
 from pipelines.detect.rescore import rewind_corrected
-from pipelines.detect.rows import anomaly_rows, event_columns, events_of
+from pipelines.detect.rows import anomaly_rows, event_columns, events_of, grouping_of
 from pipelines.detect.run import SeriesReport
 from pipelines.detect.source import DatabaseSource
 from pipelines.detect.state import SeriesState
@@ -157,10 +158,12 @@ def _replay(
     (the flat-start rule judges from the series' first point)."""
     grid = state.grid(pipeline.preprocess.frequency)
     assert grid is not None
+    season = seasonal_period(pipeline.model.seasonality, grid.frequency)
     initial = state.chain[0] if state.chain else None
     span = None
     if mark is not None and initial is not None:
-        context_start = pd.Timestamp(mark) - (detector.context_points + 1) * grid.offset
+        context = detector.context_points(season) + 1
+        context_start = pd.Timestamp(mark) - context * grid.offset
         span = _read_span(source, state, pipeline, context_start - grid.lead)
         if span is not None and int(span.steps[0]) <= initial:
             span = None
@@ -184,6 +187,7 @@ def _replay(
         first_new=first_new,
         initial=initial,
         from_first_point=from_first_point,
+        season=season,
     )
 
 
@@ -241,8 +245,8 @@ def _write(
     drafts: list[EventDraft] = []
     extended = False
     if decisions is not None:
-        merge_gap = pipeline.detection.merge_gap
-        drafts, extended = events_of(replay.span, decisions, state.last_event, merge_gap)
+        grouping = grouping_of(pipeline.detection)
+        drafts, extended = events_of(replay.span, decisions, state.last_event, grouping)
     stamps = {"run_id": run_id, "created_at": now, "updated_at": now}
     upsert_events(session=session, rows=[{**ids, **event_columns(d), **stamps} for d in drafts])
     report.points_read = len(replay.span) - replay.first_new

@@ -12,7 +12,7 @@ import pytest
 from forecaster.config.detection import DetectionSettings
 from forecaster.config.model import ModelSettings
 from forecaster.detection.decide import Decisions, Detector
-from forecaster.detection.events import group_events
+from forecaster.detection.events import Grouping, group_events
 from forecaster.model.features import model_inputs, seasonal_period
 from forecaster.model.forward import RecurrentForward
 from forecaster.model.network import NetworkPool
@@ -90,7 +90,7 @@ def event_spans(series: RegularSeries, decisions: Decisions) -> list[tuple[int, 
         series.steps[picks],
         decisions.score[decisions.anomalous],
         decisions.direction[decisions.anomalous],
-        merge_gap=DETECTION.merge_gap,
+        grouping=Grouping(merge_gap=DETECTION.merge_gap, refractory=DETECTION.refractory),
     )
     locate = series.index.get_loc
     return [(locate(d.start_ts), locate(d.end_ts)) for d in drafts]
@@ -112,9 +112,11 @@ def test_a_glitch_is_one_event_found_at_once_with_no_echo_a_season_later(
         echo = at + PERIOD - TRAIN_END  # the day after: the seasonal lag carries the glitch
         assert not decisions.anomalous[echo - 2 : echo + 3].any()
     # The first one comes before the threshold or the scorer have any history: the extreme
-    # rule finds it, with a score that passes the forecast rule's cut.
+    # rule finds it (and the range rule: far outside every earlier reading), with a score
+    # that passes the forecast rule's cut.
     first = GLITCHES[1] - TRAIN_END
-    assert decisions.rule[first] == "extreme" and decisions.score[first] >= DETECTION.min_score
+    assert decisions.signals[first].split(",") == ["extreme", "range"]
+    assert decisions.score[first] >= DETECTION.min_score
 
 
 def test_numpy_and_keras_see_the_same_clipped_inputs(pool: NetworkPool) -> None:

@@ -182,19 +182,26 @@ def test_detector_decisions_are_bit_identical_with_only_its_context(method: str)
             "scorer": {"window": 60, "min_history": 20},
             "threshold": {"method": method, **{k: v for k, v in SMALL.items() if k in fields}},
             "stuck": {"min_run": 4, "factor": 1.5, "window": 150, "min_history": 10},
+            "range": {"window": 100, "min_history": 20},
+            "seasonal": {"ratio": 1.5, "slack": 1},
         }
     )
     detector = Detector.from_settings(settings)
-    assert detector.context_points >= 150  # the stuck window
+    season = 24
+    context = detector.context_points(season)
+    assert context >= 150  # the stuck window
     values, steps = repeating_values(900, seed=4)
     rng = np.random.default_rng(5)
     predicted = np.r_[np.nan, values[:-1]] + rng.normal(0, 0.3, 900)  # a persistence forecast
     values[[8, 300, 620]] += 1e12  # glitches: the first before the forecast rule can judge
     observed = np.ones(900, dtype=bool)
-    full = detector.decide(values, observed, predicted, steps, 0, reference_scale=REFERENCE_SCALE)
+    full = detector.decide(
+        values, observed, predicted, steps, 0, reference_scale=REFERENCE_SCALE, season=season
+    )
     assert set(full.rule[full.anomalous]) >= {"extreme", "stuck"}
-    for start in (detector.context_points, 610, 899):
-        begin = start - detector.context_points
+    assert "range" in ",".join(full.signals[full.anomalous])
+    for start in (context, 610, 899):
+        begin = start - context
         sliced = detector.decide(
             values[begin:],
             observed[begin:],
@@ -202,9 +209,16 @@ def test_detector_decisions_are_bit_identical_with_only_its_context(method: str)
             steps[begin:],
             start - begin,
             reference_scale=REFERENCE_SCALE,
+            season=season,
         )
         whole = detector.decide(
-            values, observed, predicted, steps, start, reference_scale=REFERENCE_SCALE
+            values,
+            observed,
+            predicted,
+            steps,
+            start,
+            reference_scale=REFERENCE_SCALE,
+            season=season,
         )
-        for name in ("anomalous", "score", "threshold", "direction", "rule"):
+        for name in ("anomalous", "score", "threshold", "direction", "rule", "signals"):
             assert_array_equal(getattr(sliced, name), getattr(whole, name), err_msg=name)

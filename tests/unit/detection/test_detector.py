@@ -8,7 +8,7 @@ import pytest
 
 from forecaster.config.detection import DetectionSettings
 from forecaster.detection.decide import Detector
-from forecaster.detection.events import OpenEvent, group_events
+from forecaster.detection.events import Grouping, OpenEvent, group_events
 from forecaster.detection.registry import THRESHOLDS
 from forecaster.detection.severity import severity_of
 
@@ -84,7 +84,9 @@ def test_group_events_merges_within_gap_and_extends_open_event() -> None:
     picks = np.array([2, 3, 6, 15])
     scores = np.array([0.5, 0.9, 0.6, 0.7])
     directions = np.array(["high", "high", "low", "low"])
-    events = group_events(times[picks], steps[picks], scores, directions, merge_gap=2)
+    events = group_events(
+        times[picks], steps[picks], scores, directions, grouping=Grouping(merge_gap=2)
+    )
     assert [(e.start_ts, e.end_ts, e.n_points) for e in events] == [
         (times[2], times[6], 3),
         (times[15], times[15], 1),
@@ -102,7 +104,12 @@ def test_group_events_merges_within_gap_and_extends_open_event() -> None:
         direction="low",
     )
     extended = group_events(
-        times[picks], steps[picks], scores, directions, merge_gap=2, open_event=open_event
+        times[picks],
+        steps[picks],
+        scores,
+        directions,
+        grouping=Grouping(merge_gap=2),
+        open_event=open_event,
     )
     assert (extended[0].start_ts, extended[0].end_ts, extended[0].n_points) == (
         times[0],
@@ -112,9 +119,14 @@ def test_group_events_merges_within_gap_and_extends_open_event() -> None:
     assert extended[0].peak_score == 0.95 and extended[0].direction == "low"
     far = OpenEvent(**{**open_event.__dict__, "end_step": -10})
     assert (
-        group_events(times[picks], steps[picks], scores, directions, merge_gap=2, open_event=far)[
-            0
-        ].start_ts
+        group_events(
+            times[picks],
+            steps[picks],
+            scores,
+            directions,
+            grouping=Grouping(merge_gap=2),
+            open_event=far,
+        )[0].start_ts
         == times[2]
     )
 
@@ -124,3 +136,85 @@ def test_severity_bands() -> None:
     assert severity_of(0.95) == "medium"
     assert severity_of(0.98) == "high"
     assert severity_of(0.995) == "critical"
+
+
+def test_no_new_event_starts_within_the_refractory_period_of_one() -> None:
+    steps = np.array([0, 50, 150, 250, 258])
+    times = pd.date_range("2024-01-01", periods=300, freq="h", tz="UTC")[steps]
+    scores = np.array([0.95, 0.99, 0.96, 0.97, 0.95])
+    directions = np.array(["high"] * 5)
+    grouping = Grouping(merge_gap=10, refractory=200)
+    events = group_events(times, steps, scores, directions, grouping=grouping)
+    # 50 and 150 are within 200 steps of the start at 0; 250 starts anew, 258 joins by gap.
+    assert [(e.start_ts, e.end_ts, e.n_points) for e in events] == [
+        (times[0], times[2], 3),
+        (times[3], times[4], 2),
+    ]
+    assert events[0].peak_ts == times[1]
+    # Without the refractory period every point more than merge_gap apart is an event.
+    assert len(group_events(times, steps, scores, directions, grouping=Grouping(10))) == 4
+
+
+def test_the_refractory_period_of_a_stored_event_counts_from_its_start() -> None:
+    times = pd.date_range("2024-01-01", periods=400, freq="h", tz="UTC")
+    stored = OpenEvent(
+        start_ts=times[100],
+        end_ts=times[101],
+        end_step=101,
+        start_step=100,
+        peak_ts=times[100],
+        peak_score=0.99,
+        n_points=2,
+        direction="high",
+    )
+    grouping = Grouping(merge_gap=5, refractory=150)
+    later = np.array([240, 260])
+    drafts = group_events(
+        times[later],
+        later,
+        np.array([0.95, 0.96]),
+        np.array(["low", "low"]),
+        grouping=grouping,
+        open_event=stored,
+    )
+    # 240 is within 150 steps of the stored start (100): it extends that event; 260 is not,
+    # and it is more than merge_gap after 240: a new event.
+    assert [(d.start_ts, d.end_ts, d.n_points) for d in drafts] == [
+        (times[100], times[240], 3),
+        (times[260], times[260], 1),
+    ]
+
+
+def test_the_smoothed_tail_after_a_spike_flags_no_normal_point() -> None:
+    rng = np.random.default_rng(8)
+    n = 600
+    values = 10 + rng.normal(0, 0.2, n)
+    predicted = values + rng.normal(0, 0.2, n)  # misses by noise only...
+    predicted[:20] = np.nan
+    values[500] += 8.0  # ... but for one spike
+    settings = DetectionSettings.model_validate(
+        {"scorer": SCORER, "threshold": WINDOW, "range": {"enabled": False}}
+    )
+    result = Detector.from_settings(settings).decide(
+        values, np.ones(n, bool), predicted, np.arange(n), 300, reference_scale=0.3
+    )
+    # The smoothed errors after the spike stay above the threshold for a while (span 20),
+    # but those points' own errors are ordinary: of the spike and its tail, only the spike.
+    flagged = result.positions[result.anomalous]
+    assert flagged[(flagged >= 500) & (flagged <= 560)].tolist() == [500]
+    assert result.rule[200] == "forecast" and result.signals[200] == "forecast"
+
+
+def test_signals_list_every_rule_that_flagged_a_point() -> None:
+    rng = np.random.default_rng(9)
+    n = 600
+    values = 10 + rng.normal(0, 0.2, n)
+    predicted = values + rng.normal(0, 0.2, n)
+    values[450] += 50.0  # far outside the range too
+    result = Detector.from_settings(SETTINGS).decide(
+        values, np.ones(n, bool), predicted, np.arange(n), 300, reference_scale=0.3
+    )
+    at = 450 - 300
+    assert result.anomalous[at] and result.signals[at] == "forecast,range"
+    assert set(result.signals[result.anomalous]) <= {"forecast", "forecast,range"}
+    assert result.rule[at] in {"forecast", "range"}

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from forecaster.config.detection import DetectionSettings
 from forecaster.detection.decide import Decisions, Detector
-from forecaster.detection.events import group_events
+from forecaster.detection.events import Grouping, group_events
 
 SMALL = {
     "scorer": {"window": 200, "min_history": 50},
@@ -50,7 +50,7 @@ def events(result: Decisions) -> list[tuple[int, int]]:
         picks,
         result.score[result.anomalous],
         result.direction[result.anomalous],
-        merge_gap=10,
+        grouping=Grouping(merge_gap=10),
     )
     return [(times.get_loc(d.start_ts), times.get_loc(d.end_ts)) for d in drafts]
 

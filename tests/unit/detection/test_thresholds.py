@@ -454,8 +454,14 @@ def test_settings_reject_unknown_keys_and_bad_values() -> None:
 def test_detection_settings_defaults_and_nesting() -> None:
     settings = DetectionSettings.model_validate({"threshold": {"method": "robust"}})
     assert settings.threshold.method == "robust"
-    assert settings.threshold.window == settings.scorer.window == 1000  # type: ignore[attr-defined]
+    assert settings.threshold.window == 1000  # type: ignore[attr-defined]
+    assert settings.scorer.method == "likelihood" and settings.scorer.window == 2000  # type: ignore[attr-defined]
     assert (settings.smoothing_span, settings.smoothing_length) == (20, 100)
-    assert (settings.merge_gap, settings.min_score) == (10, 0.94)
+    assert (settings.merge_gap, settings.min_score, settings.refractory) == (10, 0.97, 100)
+    assert (settings.range.window, settings.range.margin, settings.seasonal.ratio) == (
+        500,
+        0.2,
+        2.0,
+    )
     with pytest.raises(ValidationError):
         settings.merge_gap = 4
