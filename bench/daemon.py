@@ -42,7 +42,7 @@ from pipelines.context import AppContext, open_context
 from pipelines.daemon.cycles import Cycles
 from pipelines.detect import step
 
-HISTORY = 3200  # points per series: more than the scoring context a cycle reads
+HISTORY = 6000  # points per series: more than the scoring context a cycle reads (~4,300)
 
 
 @contextmanager

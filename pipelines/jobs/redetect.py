@@ -34,6 +34,7 @@ from forecaster.messages import exception_summary
 from forecaster.model.features import seasonal_period
 from forecaster.series.regular import RegularSeries, regularize
 from pipelines.context import AppContext
+from pipelines.detect.plan import network_reach
 from pipelines.detect.replay import NO_MODEL, Replay, joined, replay_decisions
 from pipelines.detect.rescore import rewind_corrected
 from pipelines.detect.rows import anomaly_rows, event_columns, events_of, grouping_of
@@ -162,8 +163,9 @@ def _replay(
     initial = state.chain[0] if state.chain else None
     span = None
     if mark is not None and initial is not None:
-        context = detector.context_points(season) + 1
-        context_start = pd.Timestamp(mark) - context * grid.offset
+        # As far back as a step after `mark` read (plan_read): the same decisions' history.
+        reach = detector.context_points(season) + network_reach(pipeline.model, grid.frequency)
+        context_start = pd.Timestamp(mark) - reach * grid.offset
         span = _read_span(source, state, pipeline, context_start - grid.lead)
         if span is not None and int(span.steps[0]) <= initial:
             span = None

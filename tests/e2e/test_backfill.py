@@ -75,3 +75,28 @@ def kill_after_first_commits(work: Path, url: str) -> None:
         engine.dispose()
         if process.poll() is None:
             process.kill()
+
+
+def test_redetect_through_the_cli_redoes_anomalies_without_retraining(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    write_series(tmp_path / "s.csv")
+    write_config(tmp_path, url)
+    run_cli("db", "upgrade", cwd=tmp_path)
+    run_cli("ingest", str(tmp_path / "s.csv"), "--series", "s", cwd=tmp_path)
+    run_cli("backfill", cwd=tmp_path)
+    before = snapshot(url)
+    assert before["anomalies"], "the spike is found"
+
+    # Much stricter detection: fewer anomalies; forecasts, models and the watermark untouched.
+    write_config(tmp_path, url, detection={"min_score": 0.9999999, "range": {"enabled": False}})
+    redone = run_cli("redetect", "--series", "s", cwd=tmp_path)
+    assert "redetect of pipeline" in redone.stdout and "ok" in redone.stdout
+    after = snapshot(url)
+    assert len(after["anomalies"]) < len(before["anomalies"])
+    for table in ("forecasts", "watermarks", "models"):
+        assert after[table] == before[table], table
+
+    missing = run_cli("redetect", "--series", "nope", cwd=tmp_path, check=False)
+    assert missing.returncode == 1 and "'nope'" in missing.stderr
+    bad_start = run_cli("redetect", "--start", "yesterday-ish", cwd=tmp_path, check=False)
+    assert bad_start.returncode == 1 and "--start" in bad_start.stderr

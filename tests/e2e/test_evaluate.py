@@ -13,25 +13,28 @@ from tests.helpers.cli import run_cli
 from tests.helpers.series import TINY_PIPELINE
 
 
-def test_evaluate_scores_a_tiny_labelled_corpus(tmp_path: Path) -> None:
+def tiny_corpus(tmp_path: Path) -> tuple[Path, Path]:
+    """Two synthetic 5-minute files, one with a labelled burst, and their labels."""
     data = tmp_path / "corpus"
     (data / "synthetic").mkdir(parents=True)
-    windows = {}
+    windows: dict[str, list[list[str]]] = {}
     for k, spike in enumerate((800, None)):
         rng = np.random.default_rng(k)
-        n = 1000
-        index = pd.date_range("2024-01-01", periods=n, freq="5min")
-        values = 5 + np.sin(np.arange(n) * 2 * np.pi / 144) + rng.normal(0, 0.1, n)
+        index = pd.date_range("2024-01-01", periods=1000, freq="5min")
+        values = 5 + np.sin(np.arange(1000) * 2 * np.pi / 144) + rng.normal(0, 0.1, 1000)
         key = f"synthetic/file{k}.csv"
         windows[key] = []
         if spike is not None:
             values[spike : spike + 4] += 4.0
             windows[key] = [[str(index[spike - 10]), str(index[spike + 10])]]
-        pd.DataFrame({"timestamp": index.strftime("%Y-%m-%d %H:%M:%S"), "value": values}).to_csv(
-            data / key, index=False
-        )
+        pd.DataFrame({"timestamp": index, "value": values}).to_csv(data / key, index=False)
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps(windows))
+    return data, labels
+
+
+def test_evaluate_scores_a_tiny_labelled_corpus(tmp_path: Path) -> None:
+    data, labels = tiny_corpus(tmp_path)
     config = {"pipelines": [TINY_PIPELINE]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
 
@@ -63,3 +66,43 @@ def test_evaluate_scores_a_tiny_labelled_corpus(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 1 and "nowhere" in bad.stderr
+
+
+def write_config(tmp_path: Path, **detection: object) -> None:
+    pipeline = {**TINY_PIPELINE, "detection": {**TINY_PIPELINE["detection"], **detection}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"pipelines": [pipeline]}))
+
+
+def test_evaluate_reuses_kept_predictions_with_other_detection_settings(tmp_path: Path) -> None:
+    data, labels = tiny_corpus(tmp_path)
+    args = ("evaluate", "--data", str(data), "--labels", str(labels), "--workdir", "kept")
+    write_config(tmp_path)
+    run_cli(*args, "--out", "first.json", cwd=tmp_path)
+    assert (tmp_path / "kept" / "evaluate.db").is_file()
+
+    # The same detection settings on the kept predictions: the same report, no training.
+    reused = run_cli(*args, "--reuse-predictions", "--out", "again.json", cwd=tmp_path)
+    assert "NAB standard" in reused.stdout
+    first = json.loads((tmp_path / "first.json").read_text())
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["forecaster"] == first["forecaster"]
+
+    # Stricter detection: the burst's score must pass 0.99999999, so fewer or no events.
+    write_config(tmp_path, min_score=0.99999999, range={"enabled": False})
+    run_cli(*args, "--reuse-predictions", "--out", "strict.json", cwd=tmp_path)
+    strict = json.loads((tmp_path / "strict.json").read_text())
+    assert (
+        strict["forecaster"]["total"]["events"]["events"]
+        < first["forecaster"]["total"]["events"]["events"]
+    )
+
+    # Predictions made with another model cannot be reused; nor without a workdir.
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {"pipelines": [{**TINY_PIPELINE, "model": {**TINY_PIPELINE["model"], "units": 4}}]}
+        )
+    )
+    other = run_cli(*args, "--reuse-predictions", cwd=tmp_path, check=False)
+    assert other.returncode == 1 and "model changed" in other.stderr
+    bare = run_cli(*args[:-2], "--reuse-predictions", cwd=tmp_path, check=False)
+    assert bare.returncode == 1 and "--reuse-predictions needs --workdir" in bare.stderr

@@ -17,6 +17,7 @@ from pipelines.jobs.backfill import run_pipeline
 from pipelines.jobs.ingest import IngestRequest, ingest_file
 from pipelines.jobs.redetect import redetect
 from tests.helpers.databases import database
+from tests.helpers.irregular import write_irregular
 from tests.helpers.pipelines import migrated
 from tests.helpers.series import SPIKE_AT, scored_rows, write_series
 
@@ -62,7 +63,8 @@ def detection_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
 def csvs(tmp_path: Path) -> dict[str, Path]:
     write_series(tmp_path / "s.csv")
     write_flat_start(tmp_path / "flat.csv")
-    return {"s": tmp_path / "s.csv", "flat": tmp_path / "flat.csv"}
+    write_irregular(tmp_path / "gappy.csv", n=1100)
+    return {name: tmp_path / f"{name}.csv" for name in ("s", "flat", "gappy")}
 
 
 def test_redetect_with_other_settings_equals_their_backfill(
@@ -102,6 +104,8 @@ def test_redetect_from_a_start_keeps_the_rows_before_it(
             clear_detections(session=session, pipeline="default", series_id=series.id, before=spike)
         assert detection_rows(db_url) != expected
         result = redetect(context, None, names=["s"], start=spike.to_pydatetime())
+        gappy_start = pd.Timestamp("2024-05-03 12:00", tz="UTC").to_pydatetime()
+        assert not redetect(context, None, names=["gappy"], start=gappy_start).failed
     finally:
         context.close()
     assert not result.failed and result.reports[0].anomalies > 0
