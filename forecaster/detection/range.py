@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar, Self
 
 import numpy as np
-import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field, model_validator
 
 from forecaster.config.strict import StrictModel
@@ -90,12 +90,23 @@ class RangeRule:
     ) -> tuple[FloatArray | None, FloatArray | None]:
         """Min and max of the observed readings among the `window` positions before each
         position start.. (NaN with fewer than `min_history`); (None, None) when no position
-        has enough."""
-        first = max(start - self.window, 0)
-        readings = pd.Series(np.where(observed, values, np.nan)[first:])
-        rolling = readings.shift(1).rolling(self.window, min_periods=self.min_history)
-        low = rolling.min().to_numpy()[start - first :]
-        high = rolling.max().to_numpy()[start - first :]
-        if not np.isfinite(low).any():
+        has enough. Min and max are exact, so any history holding the window gives the same
+        bits; the cost is (n - start) x window (a daemon cycle decides one point or a few)."""
+        n, window = values.size, self.window
+        first = max(start - window, 0)
+        seen = observed[first : n - 1] if n > 1 else observed[:0]
+        readings = values[first : n - 1]
+        pad = max(window - (start - first), 0)  # positions before the series' first one
+        if pad:
+            seen = np.concatenate([np.zeros(pad, bool), seen])
+            readings = np.concatenate([np.zeros(pad), readings])
+        if readings.size < window:
             return None, None
-        return low, high
+        views = sliding_window_view(readings, window)  # row k: the window before start + k
+        flags = sliding_window_view(seen, window)
+        low = np.where(flags, views, np.inf).min(axis=1)
+        high = np.where(flags, views, -np.inf).max(axis=1)
+        enough = flags.sum(axis=1) >= self.min_history
+        if not enough.any():
+            return None, None
+        return np.where(enough, low, np.nan), np.where(enough, high, np.nan)

@@ -25,12 +25,16 @@ class LikelihoodSettings(PartSettings):
 
     method: Literal["likelihood"] = "likelihood"
     window: int = Field(
-        default=2000,
+        default=1000,
         ge=2,
         description="Signal values before the recent ones the Gaussian is fitted to.",
     )
     short: int = Field(
-        default=10, ge=1, description="Recent signal values (the point's included) averaged."
+        default=3,
+        ge=1,
+        description="Recent signal values (the point's included) averaged. HTM averages 10 "
+        "raw scores; the signal here is already an EWMA, and 10 on top of it answers a "
+        "two-point dip several points late: 3 answers at once.",
     )
     min_history: int = Field(
         default=200,
@@ -53,7 +57,7 @@ class LikelihoodScorer(Scorer):
     name: ClassVar[str] = "likelihood"
     settings_type = LikelihoodSettings
 
-    def __init__(self, *, window: int = 2000, short: int = 10, min_history: int = 200) -> None:
+    def __init__(self, *, window: int = 1000, short: int = 3, min_history: int = 200) -> None:
         if not 1 <= min_history <= window or short < 1:
             raise ValueError(f"need 1 <= min_history <= window and short >= 1, got {locals()}")
         self.window, self.short, self.min_history = window, short, min_history

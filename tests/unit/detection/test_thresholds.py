@@ -455,7 +455,7 @@ def test_detection_settings_defaults_and_nesting() -> None:
     settings = DetectionSettings.model_validate({"threshold": {"method": "robust"}})
     assert settings.threshold.method == "robust"
     assert settings.threshold.window == 1000  # type: ignore[attr-defined]
-    assert settings.scorer.method == "likelihood" and settings.scorer.window == 2000  # type: ignore[attr-defined]
+    assert settings.scorer.method == "likelihood" and settings.scorer.window == 1000  # type: ignore[attr-defined]
     assert (settings.smoothing_span, settings.smoothing_length) == (20, 100)
     assert (settings.merge_gap, settings.min_score, settings.refractory) == (10, 0.97, 100)
     assert (settings.range.window, settings.range.margin, settings.seasonal.ratio) == (
