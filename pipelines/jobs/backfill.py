@@ -73,6 +73,13 @@ def run_pipeline(
         reports.append(report)
         if on_done is not None:
             on_done(report)
+    return close_run(context, pipeline.name, run_id, reports)
+
+
+def close_run(
+    context: AppContext, pipeline: str, run_id: int, reports: list[SeriesReport]
+) -> RunResult:
+    """Record a run's counts, errors and notes on its pipeline_runs row, and its result."""
     outcome = RunOutcome(
         series_count=len(reports),
         points_read=sum(r.points_read for r in reports),
@@ -82,7 +89,7 @@ def run_pipeline(
     )
     with transaction(context.sessions) as session:
         finish_run(session=session, run_id=run_id, outcome=outcome, now=context.clock())
-    return RunResult(run_id=run_id, pipeline=pipeline.name, reports=reports)
+    return RunResult(run_id=run_id, pipeline=pipeline, reports=reports)
 
 
 def _backfill_series(

@@ -24,7 +24,7 @@ from forecaster.db.repo.events import upsert_events
 from forecaster.db.repo.forecasts import read_prediction_models
 from forecaster.db.repo.model_versions import list_model_versions
 from forecaster.db.repo.rescoring import clear_detections
-from forecaster.db.repo.runs import RunOutcome, finish_run, start_run
+from forecaster.db.repo.runs import start_run
 from forecaster.db.session import transaction
 from forecaster.db.time_range import TimeRange
 from forecaster.detection.decide import Detector
@@ -41,7 +41,7 @@ from pipelines.detect.rows import anomaly_rows, event_columns, events_of, groupi
 from pipelines.detect.run import SeriesReport
 from pipelines.detect.source import DatabaseSource
 from pipelines.detect.state import SeriesState
-from pipelines.jobs.backfill import RunResult
+from pipelines.jobs.backfill import RunResult, close_run
 from pipelines.selection import select_series
 
 log = logging.getLogger(__name__)
@@ -77,16 +77,7 @@ def redetect(
         reports.append(report)
         if on_done is not None:
             on_done(report)
-    outcome = RunOutcome(
-        series_count=len(reports),
-        points_read=sum(r.points_read for r in reports),
-        anomalies_written=sum(r.anomalies for r in reports),
-        errors={r.series: r.error for r in reports if r.error is not None},
-        notes={r.series: r.notes[0] for r in reports if r.notes},
-    )
-    with transaction(context.sessions) as session:
-        finish_run(session=session, run_id=run_id, outcome=outcome, now=context.clock())
-    return RunResult(run_id=run_id, pipeline=pipeline.name, reports=reports)
+    return close_run(context, pipeline.name, run_id, reports)
 
 
 def _redetect_series(

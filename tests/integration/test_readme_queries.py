@@ -68,6 +68,8 @@ def seed(sessions: sessionmaker[Session]) -> None:
                     score=score,
                     severity="high",
                     direction="up",
+                    rule="forecast",
+                    signals="forecast,range" if score == 0.97 else "forecast",
                 )
             )
             session.add(
@@ -88,14 +90,19 @@ def seed(sessions: sessionmaker[Session]) -> None:
 def test_readme_queries_run_and_answer(engine: Engine, sessions: sessionmaker[Session]) -> None:
     seed(sessions)
     queries = readme_queries()
-    assert len(queries) == 4
+    assert len(queries) == 5
     results = []
     with engine.connect() as connection:
         for query in queries:
             results.append(connection.execute(text(for_dialect(query, engine.dialect.name))).all())
-    last_day, last_week, observed_vs_forecast, spans = results
+    last_day, last_week, observed_vs_forecast, why, spans = results
     assert [row.score for row in last_day] == [0.97]
     assert [(row.name, row.events) for row in last_week] == [("vix", 2)]
     assert len(observed_vs_forecast) == 3
     assert {(row.observed, row.predicted) for row in observed_vs_forecast} == {(30.0, 20.0)}
     assert [(row.name, row.points) for row in spans] == [("vix", 3)]
+    # The last week's anomalies (2 h and 30 h ago) by rule and signals: one row each.
+    assert {(row.rule, row.signals, row.points) for row in why} == {
+        ("forecast", "forecast,range", 1),
+        ("forecast", "forecast", 1),
+    }
