@@ -6,11 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # Helpers hold assertions too (e.g. helpers.plots.assert_png): rewrite them like test modules.
 pytest.register_assert_rewrite("tests.helpers")
 
 from tests.helpers.paths import SHARED_DATA, STRICT  # noqa: E402
+
+# Property tests explore new random examples on every local run (and keep the failures they
+# find in .hypothesis/); in CI they run a fixed set, so a landing never hangs on a new draw.
+settings.register_profile("ci", derandomize=True)
+if STRICT:
+    settings.load_profile("ci")
 
 # Only the root conftest may load plugins: the database fixtures, for the integration and e2e
 # lanes (unit tests never request them).
