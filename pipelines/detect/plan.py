@@ -51,6 +51,11 @@ def cutoff_for(
     return cutoff, limit
 
 
+def season_of(pipeline: PipelineSettings, grid: Grid | None) -> int | None:
+    """A series' season in grid steps (the model's `seasonality` on its grid), if any."""
+    return None if grid is None else seasonal_period(pipeline.model.seasonality, grid.frequency)
+
+
 def network_reach(model: ModelSettings, frequency: str) -> int:
     """Points before a prediction that its network pass reads: the warm-up window and chunk,
     the seasonal lags of those inputs, and a little slack for gaps in the grid."""

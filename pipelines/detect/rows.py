@@ -58,12 +58,12 @@ def step_rows(
     if decisions is not None:  # a warm-up step's decisions: a flat start that moved
         ids: Row = {"pipeline": pipeline, "series_id": series_id}
         version_id = None if model is None else model.version_id
-        written = {"model_version_id": version_id, "run_id": run_id, "detected_at": now}
-        anomalies = [{**ids, **row, **written} for row in anomaly_rows(step.span, decisions)]
-        drafts, extended = events_of(step.span, decisions, step.state.last_event, grouping)
-        stamps = {"run_id": run_id, "created_at": now, "updated_at": now}
-        events = [{**ids, **event_columns(draft), **stamps} for draft in drafts]
-        new_events = len(drafts) - int(extended)
+        anomalies = anomaly_payload(
+            step.span, decisions, ids=ids, model_version_id=version_id, run_id=run_id, now=now
+        )
+        events, new_events = event_payload(
+            step.span, decisions, step.state.last_event, grouping, ids=ids, run_id=run_id, now=now
+        )
     if scored.ahead is not None and scored.ahead_model is not None:
         forecasts += forecast_payload(
             pipeline=pipeline,
@@ -105,6 +105,37 @@ def one_step_rows(span: RegularSeries, decisions: Decisions, band: np.ndarray) -
             strict=True,
         )
     ]
+
+
+def anomaly_payload(
+    span: RegularSeries,
+    decisions: Decisions,
+    *,
+    ids: Row,
+    model_version_id: int | None,
+    run_id: int | None,
+    now: datetime,
+) -> list[Row]:
+    """The `anomalies` rows of a series' decisions (`ids`: its pipeline and series_id)."""
+    written = {"model_version_id": model_version_id, "run_id": run_id, "detected_at": now}
+    return [{**ids, **row, **written} for row in anomaly_rows(span, decisions)]
+
+
+def event_payload(
+    span: RegularSeries,
+    decisions: Decisions,
+    last: OpenEvent | None,
+    grouping: Grouping,
+    *,
+    ids: Row,
+    run_id: int | None,
+    now: datetime,
+) -> tuple[list[Row], int]:
+    """The `anomaly_events` rows of a series' decisions, and how many of them are new (the
+    first may extend the stored `last` event)."""
+    drafts, extended = events_of(span, decisions, last, grouping)
+    stamps = {"run_id": run_id, "created_at": now, "updated_at": now}
+    return [{**ids, **event_columns(d), **stamps} for d in drafts], len(drafts) - int(extended)
 
 
 def anomaly_rows(span: RegularSeries, decisions: Decisions) -> list[Row]:

@@ -22,6 +22,7 @@ class WalkForwardVersion:
     version_id: int
     cutoff: int  # grid step of the last point it was trained on
     mae: float | None = None  # its one-step error on its validation span (the drift reference)
+    rmse: float | None = None  # its validation RMSE (the detection's reference scale)
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,16 @@ def walk_forward_versions(rows: Sequence[ModelVersion]) -> tuple[WalkForwardVers
             version=v.version,
             version_id=v.id,
             cutoff=int(v.metrics["cutoff_step"]),
-            mae=_finite_positive(v.metrics.get("mae")),
+            mae=finite_positive(v.metrics.get("mae")),
+            rmse=finite_positive(v.metrics.get("rmse")),
         )
         for v in rows
         if isinstance(v.metrics, dict) and "cutoff_step" in v.metrics
     )
 
 
-def _finite_positive(value: object) -> float | None:
+def finite_positive(value: object) -> float | None:
+    """A model metric usable as a scale (a finite positive number), else None."""
     if isinstance(value, int | float) and math.isfinite(value) and value > 0:
         return float(value)
     return None

@@ -18,7 +18,6 @@ from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.time_range import TimeRange
 from forecaster.detection.decide import Decisions, Detector
 from forecaster.detection.flat_start import flat_departures
-from forecaster.model.features import seasonal_period
 from forecaster.model.predict import (
     Forecast,
     NetworkState,
@@ -40,9 +39,10 @@ from pipelines.detect.plan import (
     needs_full_read,
     plan_read,
     plan_step,
+    season_of,
 )
 from pipelines.detect.source import StepSource
-from pipelines.detect.state import SeriesState
+from pipelines.detect.state import SeriesState, finite_positive
 from pipelines.detect.walk_forward import WalkForward
 from pipelines.model_runtime import ActiveModel
 
@@ -102,7 +102,7 @@ def read_plan(
         mark=mark,
         grid=grid,
         chain=state.chain,
-        context_points=detector.context_points(_season(pipeline, grid)),
+        context_points=detector.context_points(season_of(pipeline, grid)),
         oldest=source.oldest(state.name) if first else None,
         until=until,
     )
@@ -236,7 +236,7 @@ def score_step(
         span.steps,
         bounds.first_new,
         reference_scale=_reference_scale(model),
-        season=_season(pipeline, span.grid),
+        season=season_of(pipeline, span.grid),
     )
     return Scored(step, model, predicted, decisions, ahead, ahead_model, network)
 
@@ -290,12 +290,6 @@ def _overlay(
     predicted[where[ok]] = stored.to_numpy()[ok]
 
 
-def _season(pipeline: PipelineSettings, grid: Grid | None) -> int | None:
-    """The series' season in grid steps (the model's `seasonality` on its grid), if any."""
-    return None if grid is None else seasonal_period(pipeline.model.seasonality, grid.frequency)
-
-
 def _reference_scale(model: ActiveModel) -> float | None:
     """The model's validation RMSE (the static threshold's unit), when it is usable."""
-    rmse = model.model.metrics.get("rmse")
-    return float(rmse) if isinstance(rmse, int | float) and np.isfinite(rmse) and rmse > 0 else None
+    return finite_positive(model.model.metrics.get("rmse"))

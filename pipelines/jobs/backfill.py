@@ -100,11 +100,21 @@ def _backfill_series(
     on_series: Callable[[str, int], ProgressCallback] | None,
 ) -> SeriesReport:
     """One series' backfill; its failure is its report's error (the others go on)."""
-    try:
+
+    def work() -> SeriesReport:
         callback = None
         if on_series is not None:
             callback = on_series(name, pending_points(context, pipeline, name, options.until))
         return process_series(context, pipeline, name, options, on_progress=callback)
+
+    return guarded(name, work)
+
+
+def guarded(name: str, work: Callable[[], SeriesReport]) -> SeriesReport:
+    """`work()`'s report on series `name`; a failure becomes the report's error, so a run
+    goes on with the other series."""
+    try:
+        return work()
     except ForecasterError as exc:  # the series' data or model: its report says so
         log.info("series %s failed: %s", name, exc)
         return SeriesReport(series=name, error=str(exc))

@@ -8,11 +8,11 @@ ones written together); its watermark stays where it is.
 
 from __future__ import annotations
 
-import logging
 import socket
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,29 +22,22 @@ from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.repo.anomalies import upsert_anomalies
 from forecaster.db.repo.events import upsert_events
 from forecaster.db.repo.forecasts import read_prediction_models
-from forecaster.db.repo.model_versions import list_model_versions
 from forecaster.db.repo.rescoring import clear_detections
 from forecaster.db.repo.runs import start_run
 from forecaster.db.session import transaction
 from forecaster.db.time_range import TimeRange
 from forecaster.detection.decide import Detector
-from forecaster.detection.events import EventDraft
-from forecaster.errors import ForecasterError
-from forecaster.messages import exception_summary
-from forecaster.model.features import seasonal_period
 from forecaster.series.regular import RegularSeries, regularize
 from pipelines.context import AppContext
-from pipelines.detect.plan import network_reach
+from pipelines.detect.plan import network_reach, season_of
 from pipelines.detect.replay import NO_MODEL, Replay, joined, replay_decisions
 from pipelines.detect.rescore import rewind_corrected
-from pipelines.detect.rows import anomaly_rows, event_columns, events_of, grouping_of
+from pipelines.detect.rows import anomaly_payload, event_payload, grouping_of
 from pipelines.detect.run import SeriesReport
 from pipelines.detect.source import DatabaseSource
 from pipelines.detect.state import SeriesState
-from pipelines.jobs.backfill import RunResult, close_run
+from pipelines.jobs.backfill import RunResult, close_run, guarded
 from pipelines.selection import select_series
-
-log = logging.getLogger(__name__)
 
 
 def redetect(
@@ -90,18 +83,15 @@ def _redetect_series(
 ) -> SeriesReport:
     """One series redone in its own transaction; its failure is its report's error."""
     began = time.perf_counter()
-    try:
+
+    def work() -> SeriesReport:
         with transaction(context.sessions) as session:
             source = DatabaseSource(session, pipeline.name, context.source(pipeline.name))
-            report = redetect_series(
+            return redetect_series(
                 source, pipeline, detector, name, start=start, run_id=run_id, now=context.clock()
             )
-    except ForecasterError as exc:
-        log.info("series %s failed: %s", name, exc)
-        report = SeriesReport(series=name, error=str(exc))
-    except Exception as exc:  # a bug: its traceback, and the others go on
-        log.exception("series %s failed", name)
-        report = SeriesReport(series=name, error=exception_summary(exc))
+
+    report = guarded(name, work)
     report.seconds = time.perf_counter() - began
     return report
 
@@ -150,7 +140,7 @@ def _replay(
     (the flat-start rule judges from the series' first point)."""
     grid = state.grid(pipeline.preprocess.frequency)
     assert grid is not None
-    season = seasonal_period(pipeline.model.seasonality, grid.frequency)
+    season = season_of(pipeline, grid)
     initial = state.chain[0] if state.chain else None
     span = None
     if mark is not None and initial is not None:
@@ -222,36 +212,28 @@ def _write(
     report: SeriesReport,
 ) -> None:
     """Write the replay's anomalies and events (extending the last event when close to it)."""
-    versions = list_model_versions(
-        session=session, pipeline=pipeline.name, series_id=state.series_id
-    )
-    scales = {v.id: _rmse(v.metrics) for v in versions}
+    scales = {v.version_id: v.rmse for v in state.versions}
     decided = replay_decisions(replay, detector, scales)
     ids = {"pipeline": pipeline.name, "series_id": state.series_id}
     anomalies = [
-        {**ids, **row, "model_version_id": d.model_id, "run_id": run_id, "detected_at": now}
+        row
         for d in decided
-        for row in anomaly_rows(replay.span, d.decisions)
+        for row in anomaly_payload(
+            replay.span, d.decisions, ids=ids, model_version_id=d.model_id, run_id=run_id, now=now
+        )
     ]
     upsert_anomalies(session=session, rows=anomalies)
+    events: list[dict[str, Any]] = []
+    new_events = 0
     decisions = joined(decided)
-    drafts: list[EventDraft] = []
-    extended = False
     if decisions is not None:
         grouping = grouping_of(pipeline.detection)
-        drafts, extended = events_of(replay.span, decisions, state.last_event, grouping)
-    stamps = {"run_id": run_id, "created_at": now, "updated_at": now}
-    upsert_events(session=session, rows=[{**ids, **event_columns(d), **stamps} for d in drafts])
+        events, new_events = event_payload(
+            replay.span, decisions, state.last_event, grouping, ids=ids, run_id=run_id, now=now
+        )
+    upsert_events(session=session, rows=events)
     report.points_read = len(replay.span) - replay.first_new
     report.points_scored = int(np.isfinite(replay.predicted[replay.first_new :]).sum())
     report.anomalies = len(anomalies)
-    report.events = len(drafts) - int(extended)
+    report.events = new_events
     report.last_ts = replay.span.index[-1].to_pydatetime()
-
-
-def _rmse(metrics: object) -> float | None:
-    """A model's validation RMSE from its metrics, when it is usable as a reference scale."""
-    value = metrics.get("rmse") if isinstance(metrics, dict) else None
-    if isinstance(value, int | float) and np.isfinite(value) and value > 0:
-        return float(value)
-    return None
