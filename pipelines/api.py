@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +27,7 @@ from forecaster.series.frequency import infer_frequency
 from forecaster.vocabulary import MAX_EXAMPLES
 from pipelines.context import AppContext, open_context
 from pipelines.jobs.backfill import RunResult, run_pipeline
-from pipelines.scratch import scratch_dir, scratch_settings
+from pipelines.scratch import clear_scratch, scratch_dir, scratch_settings
 
 DATABASE = "detect.db"  # in the scratch directory, with the model store MODELS
 MODELS = "detect-models"
@@ -94,7 +93,7 @@ def detect(
     empty = {n: "no values: every value is missing (NaN)" for n, p in series.items() if p.empty}
     scored = {n: p for n, p in series.items() if not p.empty}
     with scratch_dir(None if workdir is None else Path(workdir), prefix="forecaster-api-") as root:
-        _clear_earlier_run(root)
+        clear_scratch(root, database=DATABASE, models=MODELS)  # a kept workdir's last run
         context = open_context(
             scratch_settings(settings, chosen, root, database=DATABASE, models=MODELS),
             require_schema=False,
@@ -246,13 +245,6 @@ def _check_finite(name: str, values: np.ndarray, index: pd.DatetimeIndex) -> Non
             f"series {quoted(name)} has {int(infinite.sum())} infinite value(s), e.g. at "
             f"{examples}: replace them with NaN (a missing point) first"
         )
-
-
-def _clear_earlier_run(root: Path) -> None:
-    """Remove the database and models an earlier `detect` left in `root` (a kept workdir)."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        (root / f"{DATABASE}{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(root / MODELS, ignore_errors=True)
 
 
 def _run(context: AppContext, pipeline: str, series: dict[str, pd.Series]) -> RunResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,14 @@ def scratch_settings(
             "pipelines": [chosen.model_copy(update={"source": None})],
         }
     )
+
+
+def clear_scratch(root: Path, *, database: str, models: str = SCRATCH_MODELS) -> None:
+    """Remove the SQLite database (and its journal files) and the model store an earlier
+    scratch run left in `root`: a new run there starts from nothing."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (root / f"{database}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(root / models, ignore_errors=True)
 
 
 @contextmanager

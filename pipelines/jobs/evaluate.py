@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from pipelines.detect.run import ProgressCallback, SeriesReport
 from pipelines.jobs.backfill import RunResult, run_pipeline
 from pipelines.jobs.ingest import IngestRequest, ingest_file
 from pipelines.jobs.redetect import redetect
-from pipelines.scratch import scratch_dir, scratch_settings
+from pipelines.scratch import clear_scratch, scratch_dir, scratch_settings
 
 DATABASE_FILE = "evaluate.db"
 STAMP_FILE = "evaluate.json"  # what the kept predictions were made from
@@ -158,9 +157,8 @@ def _check_reusable(root: Path, stamp: dict[str, Any]) -> None:
 
 def _clear(root: Path) -> None:
     """Remove what an earlier evaluate left in `root` (a fresh evaluate starts from nothing)."""
-    for name in (STAMP_FILE, DATABASE_FILE, f"{DATABASE_FILE}-wal", f"{DATABASE_FILE}-shm"):
-        (root / name).unlink(missing_ok=True)
-    shutil.rmtree(root / "models", ignore_errors=True)
+    (root / STAMP_FILE).unlink(missing_ok=True)
+    clear_scratch(root, database=DATABASE_FILE)
 
 
 def _score(
