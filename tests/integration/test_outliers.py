@@ -6,7 +6,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from forecaster.config.detection import DetectionSettings
@@ -19,6 +18,7 @@ from forecaster.model.network import NetworkPool
 from forecaster.model.predict import TrainedModel, one_step_predictions
 from forecaster.model.train import train_model
 from forecaster.series.regular import RegularSeries
+from tests.helpers.regular import PERIOD, daily_cycle, hourly
 
 TINY = ModelSettings(
     units=12, window=24, horizon=4, epochs=20, batch_size=32, max_train_samples=384, patience=5
@@ -29,26 +29,8 @@ DETECTION = DetectionSettings.model_validate(
         "threshold": {"window": 200, "refit_every": 25, "min_history": 50},
     }
 )
-PERIOD = 24  # hourly data: the seasonal lag is one day
 TRAIN_END = 1000
 GLITCHES = (400, 1010, 1600)  # in training, before the threshold has history, later
-
-
-def hourly(values: np.ndarray) -> RegularSeries:
-    n = len(values)
-    return RegularSeries(
-        index=pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC"),
-        values=values,
-        observed=np.ones(n, dtype=bool),
-        steps=np.arange(n, dtype=np.int64) + 200_000,
-        segment_starts=np.r_[True, np.zeros(n - 1, dtype=bool)],
-        frequency="h",
-    )
-
-
-def daily_cycle(n: int = 2200, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return 10 + 3 * np.sin(2 * np.pi * np.arange(n) / PERIOD) + rng.normal(0, 0.3, n)
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +43,9 @@ def scored(
 ) -> tuple[TrainedModel, RegularSeries, Decisions, list[warnings.WarningMessage]]:
     """Train on the first TRAIN_END points of a daily cycle with glitches, score the rest and
     decide it, recording every warning raised on the way."""
-    values = daily_cycle()
+    values = daily_cycle(2200)
     values[list(GLITCHES)] = glitch
-    series = hourly(values)
+    series = hourly(values, 200_000)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = train_model(
@@ -122,7 +104,7 @@ def test_a_glitch_is_one_event_found_at_once_with_no_echo_a_season_later(
 def test_numpy_and_keras_see_the_same_clipped_inputs(pool: NetworkPool) -> None:
     values = daily_cycle(600)
     values[[100, 350]] = [1e12, -1e300]
-    series = hourly(values)
+    series = hourly(values, 200_000)
     model = train_model(series, TINY, pool.for_settings(TINY), seed=5, name="glitchy")
     inputs = model_inputs(
         series, model.scaler, TINY.calendar, seasonal_period(TINY.seasonality, "h")

@@ -12,27 +12,9 @@ from forecaster.config.model import ModelSettings
 from forecaster.model.features import model_inputs
 from forecaster.model.predict import TrainedModel, one_step_predictions
 from forecaster.model.scaling import LEGACY_CLIP, Scaler, safe_std
-from forecaster.series.regular import RegularSeries
+from tests.helpers.regular import PERIOD, daily_cycle, hourly
 
 SETTINGS = ModelSettings(units=8, window=12, horizon=3)
-PERIOD = 24
-
-
-def hourly(values: np.ndarray) -> RegularSeries:
-    n = len(values)
-    return RegularSeries(
-        index=pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC"),
-        values=np.asarray(values, dtype=float),
-        observed=np.ones(n, dtype=bool),
-        steps=np.arange(n, dtype=np.int64) + 100_000,
-        segment_starts=np.r_[True, np.zeros(n - 1, dtype=bool)],
-        frequency="h",
-    )
-
-
-def seasonal(n: int = 600, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return 10 + 3 * np.sin(2 * np.pi * np.arange(n) / PERIOD) + rng.normal(0, 0.3, n)
 
 
 def random_model(scaler: Scaler, seed: int = 1) -> TrainedModel:
@@ -59,7 +41,7 @@ def random_model(scaler: Scaler, seed: int = 1) -> TrainedModel:
 
 
 def test_the_scaler_ignores_a_spike_and_bounds_the_inputs() -> None:
-    values = seasonal()
+    values = daily_cycle(600)
     spiked = values.copy()
     spiked[200] = 1e12
     clean, robust = Scaler.fit(values), Scaler.fit(spiked)
@@ -82,14 +64,14 @@ def test_a_repeated_middle_value_falls_back_to_wider_quantile_ranges() -> None:
 
 
 def test_scaler_dicts_round_trip_and_old_ones_get_wide_bounds() -> None:
-    scaler = Scaler.fit(seasonal())
+    scaler = Scaler.fit(daily_cycle(600))
     assert Scaler.from_dict(scaler.to_dict()) == scaler
     old = Scaler.from_dict({"center": 1.0, "scale": 2.0})
     assert (old.low, old.high) == (-LEGACY_CLIP, LEGACY_CLIP)
 
 
 def test_an_extreme_value_is_a_bounded_input_and_no_seasonal_lag() -> None:
-    values = seasonal()
+    values = daily_cycle(600)
     values[200] = 1e300
     series = hourly(values)
     scaler = Scaler.fit(values)
@@ -106,7 +88,7 @@ def test_an_extreme_value_is_a_bounded_input_and_no_seasonal_lag() -> None:
 
 
 def test_numpy_forecasts_stay_finite_and_follow_a_level_beyond_the_clip_range() -> None:
-    values = seasonal()
+    values = daily_cycle(600)
     scaler = Scaler.fit(values[:400])
     model = random_model(scaler)
     shifted = values.copy()
