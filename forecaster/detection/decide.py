@@ -164,7 +164,6 @@ def _combine(
     rule beside the forecast one reports the residual's sign as direction)."""
     anomalous, score, threshold = forecast.flagged, forecast.score, forecast.threshold
     rule = np.where(anomalous, "forecast", "")
-    signals = rule.astype(object)
     sign = np.where(residual[start:] < 0, "low", "high")
     for name, flags in rules:
         better = flags.flagged & (~anomalous | (flags.score > score))
@@ -172,7 +171,6 @@ def _combine(
         threshold = np.where(better, flags.threshold, threshold)
         direction = np.where(better, sign, direction)
         rule = np.where(better, name, rule)
-        signals = np.where(flags.flagged, np.where(anomalous, signals + "," + name, name), signals)
         anomalous = anomalous | flags.flagged
     return Decisions(
         positions=np.arange(start, len(residual)),
@@ -183,5 +181,16 @@ def _combine(
         anomalous=anomalous,
         direction=direction,
         rule=rule,
-        signals=signals.astype(str),
+        signals=_signals(
+            [("forecast", forecast.flagged), *((name, f.flagged) for name, f in rules)], anomalous
+        ),
     )
+
+
+def _signals(fired: list[tuple[str, np.ndarray]], anomalous: np.ndarray) -> np.ndarray:
+    """For each anomalous point, the rules that flagged it, comma-separated in `fired` order
+    ("" elsewhere); built for the anomalous points only, a few in a span."""
+    signals = np.full(anomalous.size, "", dtype=object)
+    for k in np.flatnonzero(anomalous):
+        signals[k] = ",".join(name for name, flagged in fired if flagged[k])
+    return signals.astype(str)
