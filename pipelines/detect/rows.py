@@ -12,6 +12,7 @@ import pandas as pd
 
 from forecaster.config.detection import DetectionSettings
 from forecaster.db.repo.forecasts import ForecastRow, forecast_payload
+from forecaster.db.repo.upsert import Columns, columns_of
 from forecaster.db.repo.watermarks import watermark_row
 from forecaster.detection.decide import Decisions
 from forecaster.detection.events import EventDraft, Grouping, OpenEvent, group_events
@@ -29,7 +30,7 @@ class StepRows:
     """The rows of one step of one series, written in one transaction with its watermark."""
 
     series_id: int
-    forecasts: list[Row] = field(default_factory=list)
+    forecasts: list[Columns] = field(default_factory=list)  # blocks of `forecasts` columns
     anomalies: list[Row] = field(default_factory=list)
     events: list[Row] = field(default_factory=list)
     new_events: int = 0  # events among `events` that are new (the first may extend the last)
@@ -43,18 +44,18 @@ def step_rows(
     """Every row a scored step writes; `now` stamps them."""
     step, model = scored.step, scored.model
     series_id = step.state.series_id
-    forecasts: list[Row] = []
+    forecasts: list[Columns] = []
     anomalies: list[Row] = []
     events: list[Row] = []
     new_events = 0
     decisions = scored.decisions
     if model is not None and decisions is not None:
-        forecasts = forecast_payload(
-            pipeline=pipeline,
-            series_id=series_id,
-            model_version_id=model.version_id,
-            rows=one_step_rows(step.span, decisions, model.model.band[0]),
-        )
+        made_by = {
+            "pipeline": pipeline,
+            "series_id": series_id,
+            "model_version_id": model.version_id,
+        }
+        forecasts = [one_step_columns(step.span, decisions, model.model.band[0], ids=made_by)]
     if decisions is not None:  # a warm-up step's decisions: a flat start that moved
         ids: Row = {"pipeline": pipeline, "series_id": series_id}
         version_id = None if model is None else model.version_id
@@ -65,12 +66,13 @@ def step_rows(
             step.span, decisions, step.state.last_event, grouping, ids=ids, run_id=run_id, now=now
         )
     if scored.ahead is not None and scored.ahead_model is not None:
-        forecasts += forecast_payload(
+        ahead = forecast_payload(
             pipeline=pipeline,
             series_id=series_id,
             model_version_id=scored.ahead_model.version_id,
             rows=forecast_rows(scored.ahead),
         )
+        forecasts += [columns_of(ahead)] if ahead else []
     mark = watermark_row(pipeline, series_id, step.last_ts.to_pydatetime(), now=now)
     return StepRows(series_id, forecasts, anomalies, events, new_events, mark, step.new_grid)
 
@@ -85,26 +87,27 @@ def skipped_rows(skipped: Skipped) -> StepRows:
     return StepRows(skipped.state.series_id, grid=skipped.new_grid)
 
 
-def one_step_rows(span: RegularSeries, decisions: Decisions, band: np.ndarray) -> list[ForecastRow]:
-    """The one-step forecast (step 1, issued at the point before) of every new scored point."""
+def one_step_columns(
+    span: RegularSeries, decisions: Decisions, band: np.ndarray, *, ids: Row
+) -> Columns:
+    """The one-step forecasts (step 1, issued at the point before) of every new scored point,
+    as `forecasts` columns (`ids`: pipeline, series_id, model_version_id): whole arrays, as
+    the bulk write takes them (a row object per point dominated a backfill)."""
     positions = decisions.positions
     ok = np.isfinite(decisions.predicted) & span.observed[positions]
     low, high = (float(b) for b in band)
     scored = positions[ok]
     values = decisions.predicted[ok].astype(float)
-    # Whole columns converted at once: per-row Timestamp conversions dominated a backfill.
-    return [
-        ForecastRow(issued_at=i, ts=t, step=1, predicted=v, lower=lo, upper=hi, observed=o)
-        for i, t, v, lo, hi, o in zip(
-            span.index[scored - 1].to_pydatetime(),
-            span.index[scored].to_pydatetime(),
-            values.tolist(),
-            (values + low).tolist(),
-            (values + high).tolist(),
-            span.values[scored].tolist(),
-            strict=True,
-        )
-    ]
+    return {
+        **ids,
+        "issued_at": span.index[scored - 1],
+        "ts": span.index[scored],
+        "step": 1,
+        "predicted": values,
+        "observed": span.values[scored].astype(float),
+        "lower": values + low,
+        "upper": values + high,
+    }
 
 
 def anomaly_payload(

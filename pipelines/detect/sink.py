@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from forecaster.db.repo.anomalies import upsert_anomalies
 from forecaster.db.repo.events import upsert_events
-from forecaster.db.repo.forecasts import upsert_forecast_rows
+from forecaster.db.repo.forecasts import upsert_forecast_columns
 from forecaster.db.repo.series import record_grids
 from forecaster.db.repo.watermarks import set_watermarks
 from pipelines.detect.rows import StepRows
@@ -39,8 +39,8 @@ class DatabaseSink:
         session = self.session
         upsert_anomalies(session=session, rows=[a for r in rows for a in r.anomalies])
         upsert_events(session=session, rows=[e for r in rows for e in r.events])
-        forecasts = [f for r in rows for f in r.forecasts]
-        upsert_forecast_rows(session=session, rows=forecasts, now=self.now)
+        blocks = [block for r in rows for block in r.forecasts]
+        upsert_forecast_columns(session=session, blocks=blocks, now=self.now)
         set_watermarks(session=session, rows=[r.watermark for r in rows if r.watermark])
         grids = {
             r.series_id: (r.grid.frequency, r.grid.origin().to_pydatetime())

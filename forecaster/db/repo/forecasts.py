@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.db.repo.observations import points_from_rows, raw_time, read_point_rows
-from forecaster.db.repo.upsert import upsert_rows
+from forecaster.db.repo.upsert import Columns, columns_of, upsert_columns
 from forecaster.db.tables import (
     Forecast,
 )
@@ -52,8 +52,17 @@ def upsert_forecasts(
 def upsert_forecast_rows(*, session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> int:
     """`upsert_forecasts` of rows already in column form (several series in one statement);
     `now` is their `created_at` when they are new."""
+    if not rows:
+        return 0
+    return upsert_forecast_columns(session=session, blocks=[columns_of(rows)], now=now)
+
+
+def upsert_forecast_columns(*, session: Session, blocks: Sequence[Columns], now: datetime) -> int:
+    """`upsert_forecast_rows` of blocks of columns (forecast_payload's names), e.g. one per
+    series and step, all in one bulk write."""
     keys = ("pipeline", "series_id", "issued_at", "ts")
-    return upsert_rows(session, Forecast.__table__, keys, [{**r, "created_at": now} for r in rows])
+    stamped = [{**block, "created_at": now} for block in blocks]
+    return upsert_columns(session, Forecast.__table__, keys, stamped)
 
 
 def forecast_payload(

@@ -1,45 +1,208 @@
-"""Insert-or-update statements on a table's unique key, built once per dialect."""
+"""Insert-or-update of many rows on a table's unique key at bulk speed, in the caller's
+transaction: PostgreSQL COPYs them into a staging table and merges it with one statement;
+SQLite runs one prepared statement over all of them on the driver's cursor."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+
+from forecaster.db.types import UTCDateTime
 
 UPSERT_BATCH_ROWS = 5_000
 # Columns written when a row is inserted and kept when an upsert finds it: when it was first
 # written, not when it was last rewritten.
 INSERT_ONLY = frozenset({"created_at", "detected_at"})
 
+# A block of rows by column: each a list, array or DatetimeIndex, or one value for all rows.
+Columns = dict[str, Any]
+
 
 def upsert_rows(
     session: Session, table: Any, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]
 ) -> int:
-    """Batched insert-or-update of dict rows on the unique key `keys` (the rows share their
-    columns); an existing row keeps its INSERT_ONLY columns."""
+    """Insert-or-update dict rows (sharing their columns) on the unique key `keys`; an
+    existing row keeps its INSERT_ONLY columns, and of rows repeating a key the last wins.
+    Returns how many rows were given."""
     if not rows:
         return 0
-    updated = tuple(c for c in rows[0] if c not in keys and c not in INSERT_ONLY)
-    statement = upsert_statement(session.get_bind().dialect.name, table, keys, updated)
-    for start in range(0, len(rows), UPSERT_BATCH_ROWS):
-        session.execute(statement, list(rows[start : start + UPSERT_BATCH_ROWS]))
-    return len(rows)
+    return upsert_columns(session, table, keys, [columns_of(rows)])
+
+
+def columns_of(rows: Sequence[dict[str, Any]]) -> Columns:
+    """Dict rows sharing their keys as one block of columns."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+def upsert_columns(
+    session: Session, table: Any, keys: tuple[str, ...], blocks: Sequence[Columns]
+) -> int:
+    """`upsert_rows` of rows given as blocks of columns (the blocks share their column names):
+    each column a list, array or DatetimeIndex, or one value for every row of its block."""
+    frame = _rows_frame(table, blocks)
+    if frame.empty:
+        return 0
+    dialect = session.get_bind().dialect
+    columns = tuple(frame.columns)
+    # Raw driver writes skip the ORM's autoflush: rows they refer to must be written first.
+    session.flush()
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    unique = frame[~frame.duplicated(list(keys), keep="last")]
+    try:
+        if dialect.name == "postgresql":
+            values = driver_values(dialect, table, unique)
+            _copy_merge(cursor, dialect, table, keys, columns, values)
+        elif dialect.name == "sqlite":
+            sql, order = _sqlite_upsert_sql(table, keys, columns)
+            cursor.executemany(sql, driver_values(dialect, table, unique[list(order)]))
+        else:
+            raise NotImplementedError(
+                f"upserts are implemented for SQLite and PostgreSQL, not {dialect.name}"
+            )
+    finally:
+        cursor.close()
+    return len(frame)
+
+
+def _rows_frame(table: Table, blocks: Sequence[Columns]) -> pd.DataFrame:
+    """The blocks as one frame, scalars repeated over their block: times as aware UTC
+    datetime64, every other column as Python objects (integers and None stay what they are)."""
+    frames = []
+    for block in blocks:
+        lengths = {len(v) for v in block.values() if not _is_scalar(v)}
+        if len(lengths) != 1:
+            raise ValueError(f"columns of one block differ in length (or none is given): {lengths}")
+        (n,) = lengths
+        frame = {}
+        for name, value in block.items():
+            values = [value] * n if _is_scalar(value) else value
+            if isinstance(table.c[name].type, UTCDateTime):
+                frame[name] = _utc_times(name, values)
+            else:
+                plain = values.tolist() if isinstance(values, np.ndarray) else list(values)
+                frame[name] = pd.Series(plain, dtype=object)
+        frames.append(pd.DataFrame(frame))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | datetime)
+
+
+def _utc_times(name: str, values: Any) -> pd.Series:
+    """Aware times (a DatetimeIndex or datetimes; None is NULL) as UTC; naive ones refused,
+    as UTCDateTime refuses them."""
+    if isinstance(values, pd.DatetimeIndex):
+        naive = values.tz is None
+    else:
+        naive = any(v is not None and v.tzinfo is None for v in values)
+    if naive:
+        raise ValueError(f"naive datetime in {name}: timestamps must be timezone-aware")
+    return pd.Series(pd.to_datetime(values, utc=True))
+
+
+def driver_values(dialect: Dialect, table: Table, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """The rows as the driver takes them, in the frame's column order: times as UTC text in
+    the format SQLAlchemy stores on SQLite (PostgreSQL parses it with its offset), every
+    other column through its type's bind processing (none for the plain types here)."""
+    columns = []
+    for name in frame.columns:
+        values = frame[name]
+        if isinstance(table.c[name].type, UTCDateTime):
+            columns.append(_utc_text(values, offset=dialect.name == "postgresql"))
+            continue
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        columns.append(values.tolist() if process is None else [process(v) for v in values])
+    return list(zip(*columns, strict=True))
+
+
+def _utc_text(times: pd.Series, *, offset: bool) -> list[str | None]:
+    """UTC times as 'YYYY-MM-DD HH:MM:SS.ffffff' (+ '+00:00' with `offset`), NaT as None."""
+    naive = times.dt.tz_localize(None).to_numpy("datetime64[us]")
+    text = np.char.replace(np.datetime_as_string(naive, unit="us"), "T", " ")
+    if offset:
+        text = np.char.add(text, "+00:00")
+    out: list[str | None] = text.tolist()
+    for i in np.flatnonzero(times.isna().to_numpy()):
+        out[i] = None
+    return out
+
+
+def _updated(keys: tuple[str, ...], columns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c for c in columns if c not in keys and c not in INSERT_ONLY)
 
 
 @lru_cache(maxsize=64)
-def upsert_statement(
-    dialect: str, table: Any, keys: tuple[str, ...], updated: tuple[str, ...]
-) -> Any:
-    """The insert-or-update statement of a table, built once: constructing `excluded` column
-    proxies costs more than executing a small upsert (a daemon cycle runs thousands)."""
-    insert = insert_for(dialect)(table)
-    return insert.on_conflict_do_update(
+def _sqlite_upsert_sql(
+    table: Table, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """INSERT .. ON CONFLICT DO UPDATE with positional (qmark) parameters, and the columns
+    in the order the parameters take them (the table's)."""
+    insert = sqlite.insert(table).values({c: bindparam(c) for c in columns})
+    statement = insert.on_conflict_do_update(
         index_elements=[table.c[k] for k in keys],
-        set_={c: getattr(insert.excluded, c) for c in updated},
+        set_={c: getattr(insert.excluded, c) for c in _updated(keys, columns)},
     )
+    compiled = statement.compile(dialect=sqlite.dialect())
+    order = tuple(compiled.positiontup or ())
+    if sorted(order) != sorted(columns):  # each column bound once, nothing else
+        raise AssertionError(f"unexpected parameters {order} for {columns}")
+    return str(compiled), order
+
+
+def _copy_merge(
+    cursor: Any,
+    dialect: Dialect,
+    table: Table,
+    keys: tuple[str, ...],
+    columns: tuple[str, ...],
+    values: list[tuple[Any, ...]],
+) -> None:
+    """COPY the rows into a session-private staging table, merge it into `table` with one
+    INSERT .. SELECT .. ON CONFLICT DO UPDATE, and empty it again."""
+    stage, create, copy, merge = _postgres_sql(dialect, table, keys, columns)
+    cursor.execute(create)
+    with cursor.copy(copy) as writer:
+        for row in values:
+            writer.write_row(row)
+    cursor.execute(merge)
+    cursor.execute(f"DELETE FROM {stage}")
+
+
+@lru_cache(maxsize=64)
+def _postgres_sql(
+    dialect: Dialect, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> tuple[str, str, str, str]:
+    """The staging table's name and the statements that create, fill and merge it."""
+    quote = dialect.identifier_preparer.quote
+    target = quote(table.name)
+    # One staging table per target and column set; temporary, so private to the connection.
+    stage = quote(f"stage_{table.name}_{len(columns)}")
+    listed = ", ".join(quote(c) for c in columns)
+    create = (
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
+        f"AS SELECT {listed} FROM {target} WITH NO DATA"
+    )
+    updated = _updated(keys, columns)
+    action = (
+        "DO UPDATE SET " + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updated)
+        if updated
+        else "DO NOTHING"
+    )
+    merge = (
+        f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {stage} "
+        f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) {action}"
+    )
+    return stage, create, f"COPY {stage} ({listed}) FROM STDIN", merge
 
 
 def dialect_insert(session: Session) -> Any:
