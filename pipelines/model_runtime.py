@@ -25,7 +25,7 @@ from forecaster.errors import ModelNotFound, SeriesUnusable
 from forecaster.model import store
 from forecaster.model.network import Network, NetworkPool, import_keras
 from forecaster.model.predict import TrainedModel
-from forecaster.model.train import series_seed, train_model
+from forecaster.model.train import WarmStart, series_seed, train_model
 from forecaster.series.regular import RegularSeries
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,10 @@ class ModelRuntime:
         settings: ModelSettings,
         reason: str,
         extra_metrics: dict[str, Any] | None = None,
+        warm: WarmStart | None = None,
     ) -> ActiveModel:
-        """Train on `data`, write the next version to the store and record it in SQL."""
+        """Train on `data` (from `warm`'s weights when given), write the next version to the
+        store and record it in SQL."""
         started = time.perf_counter()
         network = self.network_for(settings)
         model = train_model(
@@ -103,6 +105,7 @@ class ModelRuntime:
             network,
             seed=series_seed(settings, pipeline, series),
             name=series,
+            warm=warm,
         )
         _require_finite_weights(model, series)
         with transaction(sessions) as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,14 @@ from forecaster.model.sequences import SequenceSet, require_trainable, training_
 from forecaster.series.regular import RegularSeries
 
 
+@dataclass(frozen=True)
+class WarmStart:
+    """Start a fit from these weights (of a model with the same settings) for `epochs`."""
+
+    weights: list[np.ndarray]
+    epochs: int
+
+
 def series_seed(settings: ModelSettings, pipeline: str, series: str) -> int:
     """A stable per-series seed (crc32, never hash(), which changes between processes)."""
     return (zlib.crc32(f"{pipeline}/{series}".encode()) ^ settings.seed) & 0x7FFFFFFF
@@ -29,8 +38,10 @@ def train_model(
     *,
     seed: int,
     name: str,
+    warm: WarmStart | None = None,
 ) -> TrainedModel:
-    """Fit a model on all of `series` (the caller cuts it at the training end).
+    """Fit a model on all of `series` (the caller cuts it at the training end), from fresh
+    weights of `seed`, or from `warm`'s weights for its epochs.
 
     The last `validation_fraction` of the span (by time) validates: early stopping, metrics
     and the forecast band come from it. Inputs and targets are clipped to the scaler's bounds
@@ -44,8 +55,12 @@ def train_model(
     targets = scaler.clipped(series.values)
     val_start = _validation_start(len(series), settings)
     train, validation = _split_sequences(series, settings, inputs, targets, val_start, name)
-    network.reset(seed)
-    fit = network.fit(train, validation if len(validation) else None, settings=settings, seed=seed)
+    network.reset(seed)  # also zeroes the optimizer, so a warm start depends on `warm` only
+    schedule = settings
+    if warm is not None:
+        network.weights = warm.weights
+        schedule = settings.model_copy(update={"epochs": warm.epochs})
+    fit = network.fit(train, validation if len(validation) else None, settings=schedule, seed=seed)
     # A zero band until `_evaluate` derives it from this very model's residuals.
     model = TrainedModel(
         settings=settings,
@@ -59,7 +74,7 @@ def train_model(
     )
     evaluated_from = val_start if len(validation) else 0
     band, metrics = _evaluate(model, series, evaluated_from)
-    metrics.update(_fit_metrics(fit, series, train, validation))
+    metrics.update(_fit_metrics(fit, series, train, validation), warm_start=warm is not None)
     return TrainedModel(**{**model.__dict__, "band": band, "metrics": metrics})
 
 

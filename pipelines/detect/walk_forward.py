@@ -12,13 +12,15 @@ import logging
 import numpy as np
 
 from forecaster.config.pipeline import PipelineSettings
+from forecaster.db.repo.model_versions import list_model_versions
 from forecaster.db.session import transaction
 from forecaster.errors import ModelArtifactError, ModelNotFound, SeriesTooShort
 from forecaster.model.sequences import leading_flat_run
+from forecaster.model.train import WarmStart
 from forecaster.series.grid import Grid
 from forecaster.series.regular import RegularSeries
 from pipelines.context import AppContext
-from pipelines.detect.state import SeriesState
+from pipelines.detect.state import SeriesState, walk_forward_versions
 from pipelines.model_runtime import ActiveModel
 from pipelines.reading import read_regular
 
@@ -63,7 +65,35 @@ class WalkForward:
             settings=self.pipeline.model,
             reason=reason,
             extra_metrics={"cutoff_step": cutoff, "reason": reason},
+            warm=self._warm_start(state, cutoff),
         )
+
+    def _warm_start(self, state: SeriesState, cutoff: int) -> WarmStart | None:
+        """The weights a retraining at `cutoff` starts from: those of the newest stored model
+        of the latest earlier cut-off, when it has the pipeline's model settings (read from
+        the database now, so a resumed backfill starts from the very same model), for
+        `retrain_epochs` (never more than a first model's `model.epochs`)."""
+        if self.pipeline.training.retrain_epochs is None:
+            return None
+        epochs = min(self.pipeline.training.retrain_epochs, self.pipeline.model.epochs)
+        with transaction(self.context.sessions) as session:
+            rows = list_model_versions(
+                session=session, pipeline=self.pipeline.name, series_id=state.series_id
+            )
+        earlier = [v for v in walk_forward_versions(rows) if v.cutoff < cutoff]
+        if not earlier:
+            return None
+        latest = max(v.cutoff for v in earlier)
+        for row in sorted((v for v in earlier if v.cutoff == latest), key=lambda v: -v.version):
+            try:
+                stored = self.context.models.load_version(
+                    self.pipeline.name, state.name, row.version
+                )
+            except (ModelArtifactError, ModelNotFound):
+                continue
+            if stored.model.settings == self.pipeline.model:
+                return WarmStart(weights=stored.model.weights, epochs=epochs)
+        return None
 
     def _training_data(self, name: str, cutoff: int, grid: Grid) -> RegularSeries:
         """Regular points with grid step <= cutoff, ending on a real observation (no fill that
