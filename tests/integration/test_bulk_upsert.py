@@ -95,3 +95,17 @@ def test_repeated_keys_keep_the_last_and_rollback_writes_nothing(
     with transaction(sessions) as session:
         assert session.scalar(select(func.count()).select_from(Anomaly)) == 1
         assert session.scalar(select(Anomaly.score)) == 0.9
+
+
+def test_column_sets_of_one_length_share_a_transaction(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        series_id = _series(session)
+    first = {k: v for k, v in _forecast(series_id, 0, 1.0).items() if k != "lower"}
+    second = {k: v for k, v in _forecast(series_id, 1, 2.0).items() if k != "upper"}
+    keys = ("pipeline", "series_id", "issued_at", "ts")
+    with transaction(sessions) as session:  # PostgreSQL stages both in one temporary table
+        upsert_rows(session, Forecast.__table__, keys, [{**first, "created_at": T0}])
+        upsert_rows(session, Forecast.__table__, keys, [{**second, "created_at": T0}])
+    with transaction(sessions) as session:
+        stored = session.execute(select(Forecast.predicted, Forecast.upper).order_by(Forecast.ts))
+        assert [tuple(r) for r in stored] == [(1.0, 2.0), (2.0, None)]

@@ -185,12 +185,13 @@ def _postgres_sql(
     """The staging table's name and the statements that create, fill and merge it."""
     quote = dialect.identifier_preparer.quote
     target = quote(table.name)
-    # One staging table per target and column set; temporary, so private to the connection.
-    stage = quote(f"stage_{table.name}_{len(columns)}")
+    # One staging table per target with all its columns (and none of its constraints), so
+    # any column set COPYs into it; temporary, so private to the connection.
+    stage = quote(f"stage_{table.name}")
     listed = ", ".join(quote(c) for c in columns)
     create = (
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
-        f"AS SELECT {listed} FROM {target} WITH NO DATA"
+        f"AS SELECT * FROM {target} WITH NO DATA"
     )
     updated = _updated(keys, columns)
     action = (
