@@ -108,6 +108,35 @@ class ModelRuntime:
             warm=warm,
         )
         _require_finite_weights(model, series)
+        version, version_id, path = self._store_version(
+            sessions, pipeline, series, series_id, model, network, started, extra_metrics or {}
+        )
+        stored = store.StoredModel(model=model, version=version, path=path)
+        self._loaded[(pipeline, series)] = stored
+        log.info("trained %s/%s version %d (%s)", pipeline, series, version, reason)
+        return ActiveModel(
+            model=model,
+            version=version,
+            version_id=version_id,
+            path=path,
+            trained_now=True,
+            reason=reason,
+        )
+
+    def _store_version(
+        self,
+        sessions: sessionmaker[Session],
+        pipeline: str,
+        series: str,
+        series_id: int,
+        model: TrainedModel,
+        network: Network,
+        started: float,
+        extra_metrics: dict[str, Any],
+    ) -> tuple[int, int, Path]:
+        """Write `model` as the series' next version to the store and its model_versions row
+        (version, row id, path; train_seconds counts from `started` up to the row); a version
+        another process recorded first is removed again."""
         with transaction(sessions) as session:
             latest = latest_model_version(session=session, pipeline=pipeline, series_id=series_id)
             on_disk = store.list_versions(self.root, pipeline, series)
@@ -124,26 +153,15 @@ class ModelRuntime:
                     metrics={
                         **store.json_safe(model.metrics),
                         "train_seconds": round(time.perf_counter() - started, 3),
-                        **(extra_metrics or {}),
+                        **extra_metrics,
                     },
                     artifact_path=store.artifact_path(self.root, path),
                 )
-                version_id = row.id
             except IntegrityError:
                 # Another process stored this version number first: ours is not recorded.
                 shutil.rmtree(path, ignore_errors=True)
                 raise
-        stored = store.StoredModel(model=model, version=version, path=path)
-        self._loaded[(pipeline, series)] = stored
-        log.info("trained %s/%s version %d (%s)", pipeline, series, version, reason)
-        return ActiveModel(
-            model=model,
-            version=version,
-            version_id=version_id,
-            path=path,
-            trained_now=True,
-            reason=reason,
-        )
+            return version, row.id, path
 
 
 def _require_finite_weights(model: TrainedModel, series: str) -> None:

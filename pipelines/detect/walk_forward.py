@@ -70,12 +70,14 @@ class WalkForward:
 
     def _warm_start(self, state: SeriesState, cutoff: int) -> WarmStart | None:
         """The weights a retraining at `cutoff` starts from: those of the newest stored model
-        of the latest earlier cut-off, when it has the pipeline's model settings (read from
-        the database now, so a resumed backfill starts from the very same model), for
+        of the latest earlier cut-off, when it has the pipeline's model settings, for
         `retrain_epochs` (never more than a first model's `model.epochs`)."""
         if self.pipeline.training.retrain_epochs is None:
             return None
         epochs = min(self.pipeline.training.retrain_epochs, self.pipeline.model.epochs)
+        # Read now, not from `state`: the step may have just trained the previous cut-off's
+        # model (a step scores with one model and forecasts ahead with the next), and every
+        # chunking must start from the same weights.
         with transaction(self.context.sessions) as session:
             rows = list_model_versions(
                 session=session, pipeline=self.pipeline.name, series_id=state.series_id
