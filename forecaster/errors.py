@@ -43,3 +43,7 @@ class ModelNotFound(ForecasterError):
 
 class DaemonAlreadyRunning(ForecasterError):
     """Another daemon holds the single-daemon lock of an SQLite database."""
+
+
+class SeriesBusy(ForecasterError):
+    """A daemon replica or another backfill holds a series' lease past the wait."""

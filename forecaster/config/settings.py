@@ -1,4 +1,4 @@
-"""The whole configuration: database, daemon, model store and pipelines."""
+"""The whole configuration: database, daemon, executor, model store and pipelines."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from forecaster.config.daemon import DaemonSettings
 from forecaster.config.database import DatabaseSettings
+from forecaster.config.executor import ExecutorSettings
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.config.strict import StrictModel
 from forecaster.errors import ConfigError
@@ -18,6 +19,7 @@ class Settings(StrictModel):
 
     database: DatabaseSettings = DatabaseSettings()
     daemon: DaemonSettings = DaemonSettings()
+    executor: ExecutorSettings = ExecutorSettings()
     model_dir: Path = Field(default=Path("models"), description="Root of the model store.")
     pipelines: list[PipelineSettings] = Field(
         default_factory=lambda: [PipelineSettings(name="default")]

@@ -19,6 +19,7 @@ from forecaster.errors import ForecasterError
 # Heavy modules (pandas, SQLAlchemy, Alembic, TensorFlow) are imported inside the commands
 # that need them, so `forecaster --help` and typos answer at once.
 if TYPE_CHECKING:
+    from forecaster.config.executor import ExecutorSettings
     from forecaster.config.settings import Settings
     from pipelines.context import AppContext
 
@@ -52,6 +53,27 @@ PipelineOption = Annotated[
     typer.Option("--pipeline", "-p", help="Pipeline name from the config (default: the first)."),
 ]
 SeriesOption = Annotated[str, typer.Option("--series", "-s", help="Series name.")]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-w",
+        min=1,
+        max=256,
+        help="Process this many series at once in worker processes (default: executor.workers "
+        "from the config, 1).",
+        show_default=False,
+    ),
+]
+DaskOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        help="Run the series on the Dask cluster whose scheduler is at this address "
+        "(tcp://host:8786; needs the dask extra).",
+        show_default=False,
+    ),
+]
 
 
 def settings_from(config: Path | None, verbose: bool) -> Settings:
@@ -130,3 +152,23 @@ def series_task(
         progress.advance(task, points)
 
     return advance
+
+
+def executor_from(
+    settings: ExecutorSettings, workers: int | None, dask: str | None
+) -> ExecutorSettings:
+    """The config's executor with the command line's --workers and --dask on top."""
+    from pydantic import ValidationError
+
+    from forecaster.config.executor import ExecutorSettings
+
+    update = settings.model_dump()
+    if workers is not None:
+        update["workers"] = workers
+    if dask is not None:
+        update["dask"] = dask
+    try:
+        return ExecutorSettings.model_validate(update)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ForecasterError(f"--dask: {problem}") from None

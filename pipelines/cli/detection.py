@@ -12,10 +12,13 @@ import typer
 from forecaster.errors import ForecasterError
 from pipelines.cli.app import (
     ConfigOption,
+    DaskOption,
     PipelineOption,
     VerboseOption,
+    WorkersOption,
     app,
     err,
+    executor_from,
     open_app_context,
     out,
     parse_range,
@@ -42,6 +45,8 @@ def backfill(
         str | None, typer.Option(help="Skip points before this time (ISO 8601, UTC default).")
     ] = None,
     end: Annotated[str | None, typer.Option(help="Replay points up to this time.")] = None,
+    workers: WorkersOption = None,
+    dask: DaskOption = None,
     config: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -49,13 +54,15 @@ def backfill(
 
     Trains once enough history exists, retrains walk-forward, scores every point with the model
     of its time, and commits each chunk's rows with the watermark. Rerunning continues where the
-    last run stopped; a finished backfill changes nothing.
+    last run stopped; a finished backfill changes nothing. Each series is leased while it runs,
+    so a daemon or another backfill does not process it at the same time.
     """
     from pipelines.jobs.backfill import run_pipeline
 
     start_ts, end_ts = parse_range(start, end)
     context = open_app_context(config, verbose, models=True)
     try:
+        executor = executor_from(context.settings.executor, workers, dask)
         with progress_bars() as progress:
             result = run_pipeline(
                 context,
@@ -65,6 +72,7 @@ def backfill(
                 start=start_ts,
                 end=end_ts,
                 on_series=partial(series_task, progress),
+                executor=executor,
             )
     finally:
         context.close()
@@ -134,6 +142,7 @@ def evaluate_command(
         ),
     ] = False,
     pipeline: PipelineOption = None,
+    workers: WorkersOption = None,
     config: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -143,6 +152,9 @@ def evaluate_command(
     from pipelines.jobs.evaluate import evaluate
 
     settings = settings_from(config, verbose)
+    # The scratch database is a local SQLite file: local workers can share it, a cluster not.
+    executor = executor_from(settings.executor, workers, None).model_copy(update={"dask": None})
+    settings = settings.model_copy(update={"executor": executor})
     if out_file is not None:
         check_output_file(out_file, "--out")  # before minutes of work, not after
     with progress_bars() as progress:

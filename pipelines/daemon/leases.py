@@ -7,7 +7,6 @@ dies releases its series when its lease expires.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -18,6 +17,7 @@ from forecaster.db.repo.series import ensure_series_ids
 from forecaster.db.session import transaction
 from pipelines.context import AppContext, Clock
 from pipelines.selection import select_series
+from pipelines.throttle import at_most_every
 
 
 class Leases:
@@ -75,12 +75,8 @@ class Leases:
     def renewer(self) -> Callable[[], None]:
         """Extends this replica's leases (the series in hand and the ones claimed after it)
         when called, once a third of the lease time has passed since the last renewal."""
-        every = self.lease.total_seconds() / 3
-        last = [time.monotonic()]
 
         def renew() -> None:
-            if time.monotonic() - last[0] < every:
-                return
             with transaction(self.context.sessions) as session:
                 renew_rows(
                     session=session,
@@ -88,6 +84,5 @@ class Leases:
                     owner=self.owner,
                     lease_until=self.clock() + self.lease,
                 )
-            last[0] = time.monotonic()
 
-        return renew
+        return at_most_every(self.lease.total_seconds() / 3, renew)

@@ -1,4 +1,5 @@
-"""Replay history through the detection pipeline, series by series, in time order."""
+"""Replay history through the detection pipeline: every series in time order, the series one
+after another or side by side on an executor."""
 
 from __future__ import annotations
 
@@ -8,20 +9,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from forecaster.config.pipeline import PipelineSettings
+from forecaster.config.executor import ExecutorSettings
 from forecaster.db.repo.runs import RunOutcome, finish_run, start_run
 from forecaster.db.repo.series import ensure_series_ids
 from forecaster.db.session import transaction
-from forecaster.errors import ForecasterError
-from forecaster.messages import exception_summary
 from pipelines.context import AppContext
-from pipelines.detect.run import (
-    ProgressCallback,
-    RunOptions,
-    SeriesReport,
-    pending_points,
-    process_series,
-)
+from pipelines.detect.run import ProgressCallback, RunOptions, SeriesReport
+from pipelines.executors.choose import run_tasks
+from pipelines.executors.task import SeriesTask, run_label
 from pipelines.selection import select_series
 
 log = logging.getLogger(__name__)
@@ -50,10 +45,13 @@ def run_pipeline(
     end: datetime | None = None,
     on_series: Callable[[str, int], ProgressCallback] | None = None,
     on_done: Callable[[SeriesReport], None] | None = None,
+    executor: ExecutorSettings | None = None,
 ) -> RunResult:
-    """Process the selected series one after another; a failing series is reported and skipped.
+    """Process the selected series on the executor (default: the settings' `executor:`, one
+    after another in this process); a failing series is reported and the others go on.
 
-    `on_series(name, pending)` returns the progress callback for that series.
+    `on_series(name, pending)` returns the progress callback for that series. Each series is
+    leased while it runs, so a daemon or another backfill never processes it at the same time.
     """
     pipeline = context.settings.pipeline(pipeline_name)
     with transaction(context.sessions) as session:
@@ -67,12 +65,14 @@ def run_pipeline(
             now=context.clock(),
         ).id
     options = RunOptions(until=end, start=start, run_id=run_id)
-    reports = []
-    for name in series:
-        report = _backfill_series(context, pipeline, name, options, on_series)
-        reports.append(report)
-        if on_done is not None:
-            on_done(report)
+    tasks = [SeriesTask(pipeline.name, name, options, run_label(run_id)) for name in series]
+    reports = run_tasks(
+        context,
+        tasks,
+        executor or context.settings.executor,
+        on_series=on_series,
+        on_done=on_done,
+    )
     return close_run(context, pipeline.name, run_id, reports)
 
 
@@ -90,34 +90,3 @@ def close_run(
     with transaction(context.sessions) as session:
         finish_run(session=session, run_id=run_id, outcome=outcome, now=context.clock())
     return RunResult(run_id=run_id, pipeline=pipeline, reports=reports)
-
-
-def _backfill_series(
-    context: AppContext,
-    pipeline: PipelineSettings,
-    name: str,
-    options: RunOptions,
-    on_series: Callable[[str, int], ProgressCallback] | None,
-) -> SeriesReport:
-    """One series' backfill; its failure is its report's error (the others go on)."""
-
-    def work() -> SeriesReport:
-        callback = None
-        if on_series is not None:
-            callback = on_series(name, pending_points(context, pipeline, name, options.until))
-        return process_series(context, pipeline, name, options, on_progress=callback)
-
-    return guarded(name, work)
-
-
-def guarded(name: str, work: Callable[[], SeriesReport]) -> SeriesReport:
-    """`work()`'s report on series `name`; a failure becomes the report's error, so a run
-    goes on with the other series."""
-    try:
-        return work()
-    except ForecasterError as exc:  # the series' data or model: its report says so
-        log.info("series %s failed: %s", name, exc)
-        return SeriesReport(series=name, error=str(exc))
-    except Exception as exc:  # a bug: its traceback, and the others go on
-        log.exception("series %s failed", name)
-        return SeriesReport(series=name, error=exception_summary(exc))

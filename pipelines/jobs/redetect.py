@@ -36,7 +36,8 @@ from pipelines.detect.rows import anomaly_payload, event_payload, grouping_of
 from pipelines.detect.run import SeriesReport
 from pipelines.detect.source import DatabaseSource
 from pipelines.detect.state import SeriesState
-from pipelines.jobs.backfill import RunResult, close_run, guarded
+from pipelines.jobs.backfill import RunResult, close_run
+from pipelines.jobs.guard import guarded
 from pipelines.selection import select_series
 
 

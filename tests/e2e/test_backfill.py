@@ -6,15 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.helpers.cli import FORECASTER, run_cli
 from tests.helpers.databases import BACKENDS, PostgresServer
-from tests.helpers.series import snapshot, write_config, write_series
+from tests.helpers.series import snapshot, wait_for_forecasts, write_config, write_series
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -58,21 +56,11 @@ def kill_after_first_commits(work: Path, url: str) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    engine = create_engine(url)
-    deadline = time.monotonic() + 240
     try:
-        while time.monotonic() < deadline:
-            with engine.connect() as connection:
-                scored = connection.execute(text("SELECT count(*) FROM forecasts")).scalar()
-            if scored and scored >= 300:
-                break
-            if process.poll() is not None:
-                raise AssertionError("the backfill finished before it could be killed")
-            time.sleep(0.05)
+        wait_for_forecasts(url, 300, running=lambda: process.poll() is None)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:
-        engine.dispose()
         if process.poll() is None:
             process.kill()
 

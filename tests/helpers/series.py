@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +57,7 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
         "watermarks": "SELECT last_ts FROM watermarks",
         "models": "SELECT version, trained_from, trained_to FROM model_versions ORDER BY version",
     }
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        rows = {k: [tuple(r) for r in connection.execute(text(q))] for k, q in queries.items()}
-    engine.dispose()
-    return rows
+    return query_rows(url, queries)
 
 
 def scored_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -73,8 +71,32 @@ def scored_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
         "AND ts <= (SELECT max(last_ts) FROM watermarks) ORDER BY ts",
         "watermarks": "SELECT last_ts FROM watermarks",
     }
+    return query_rows(url, queries)
+
+
+def query_rows(url: str, queries: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Each query's rows as tuples, by the query's name."""
     engine = create_engine(url)
     with engine.connect() as connection:
         rows = {k: [tuple(r) for r in connection.execute(text(q))] for k, q in queries.items()}
     engine.dispose()
     return rows
+
+
+def wait_for_forecasts(url: str, minimum: int, *, running: Callable[[], bool]) -> None:
+    """Return once `forecasts` holds `minimum` rows (some chunks committed); fail when the
+    process (`running()` false) ends first or 240 s pass."""
+    engine = create_engine(url)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                scored = connection.execute(text("SELECT count(*) FROM forecasts")).scalar()
+            if scored and scored >= minimum:
+                return
+            if not running():
+                raise AssertionError("the run finished before it could be interrupted")
+            time.sleep(0.05)
+        raise AssertionError(f"fewer than {minimum} forecasts were committed within 240 s")
+    finally:
+        engine.dispose()

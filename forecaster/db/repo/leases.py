@@ -1,4 +1,4 @@
-"""The `series_leases` table: which daemon replica works on which series."""
+"""The `series_leases` table: which daemon replica or backfill works on which series."""
 
 from __future__ import annotations
 
@@ -74,6 +74,51 @@ def claim_series(
             .values({"owner": owner, "lease_until": lease_until, done_in.key: cycle_at})
         )
     return claimed
+
+
+def take_lease(
+    *,
+    session: Session,
+    pipeline: str,
+    series_id: int,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    stale_owner: str | None = None,
+) -> SeriesLease | None:
+    """Lease one series to `owner` unless another owner's lease is live (a backfill's claim:
+    the cycle markers stay as they are). None when taken, else the row that holds it. A live
+    lease of `stale_owner` (a holder the caller knows is gone) is taken over too.
+
+    One conditional UPDATE: on PostgreSQL a concurrent claim waits for the row and sees the
+    winner's lease; on SQLite the write lock serialises them. The caller commits.
+    """
+    table = SeriesLease.__table__
+    session.execute(
+        dialect_insert(session)(table).on_conflict_do_nothing(
+            index_elements=[table.c.pipeline, table.c.series_id]
+        ),
+        [{"pipeline": pipeline, "series_id": series_id}],
+    )
+    result = session.execute(
+        update(SeriesLease)
+        .where(
+            SeriesLease.pipeline == pipeline,
+            SeriesLease.series_id == series_id,
+            or_(
+                SeriesLease.owner.is_(None),
+                SeriesLease.owner == owner,
+                SeriesLease.owner == (stale_owner or owner),
+                SeriesLease.lease_until.is_(None),
+                SeriesLease.lease_until < now,
+            ),
+        )
+        .values(owner=owner, lease_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    if int(result.rowcount) == 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(SeriesLease, (pipeline, series_id), populate_existing=True)
 
 
 def renew_leases(*, session: Session, pipeline: str, owner: str, lease_until: datetime) -> int:

@@ -1,0 +1,1 @@
+"""Where a backfill's series run: in this process, in local worker processes, on Dask."""
