@@ -9,6 +9,7 @@ taking back the run's own lease at once.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -38,8 +39,9 @@ def run_on_dask(
         client = stack.enter_context(_connect(distributed, address))
         relay = None
         if on_series is not None:
-            messages = distributed.Queue(f"forecaster-progress-{uuid.uuid4().hex}", client=client)
-            relay = QueueProgress(messages)
+            name = f"forecaster-progress-{uuid.uuid4().hex}"
+            messages = distributed.Queue(name, client=client)
+            relay = QueueProgress(NamedQueue(name))
             stack.enter_context(relayed(_getter(messages), on_series))
         futures = {
             client.submit(
@@ -60,6 +62,29 @@ def run_on_dask(
             if on_done is not None:
                 on_done(reports[task.series])
     return [reports[task.series] for task in tasks]
+
+
+class NamedQueue:
+    """A Dask queue by its name, opened in the worker on first use: a Queue object pickled
+    into a task's arguments is opened by the scheduler as it reads the graph, which blocks it
+    when the scheduler runs in the client's process (a LocalCluster)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: Any = None
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"name": self.name}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.__init__(state["name"])  # type: ignore[misc]
+
+    def put(self, item: Any) -> None:
+        if self._queue is None:
+            from distributed import Queue
+
+            self._queue = Queue(self.name)
+        self._queue.put(item)
 
 
 def _import_distributed() -> Any:
@@ -96,12 +121,18 @@ def _report(future: Any, task: SeriesTask) -> SeriesReport:
     return report
 
 
-def _getter(messages: Any) -> Callable[[float], Message | None]:
-    def get(timeout: float) -> Message | None:
+def _getter(messages: Any) -> Callable[[float], list[Message]]:
+    """Polls: a get that waits with a timeout makes the scheduler log a traceback each time
+    it expires, so sleep, then take whatever is waiting without blocking."""
+
+    def get(timeout: float) -> list[Message]:
+        time.sleep(timeout)
         try:
-            item: Message = messages.get(timeout=max(timeout, 0.01))
-        except Exception:  # a timeout: nothing came (or the cluster went away)
-            return None
-        return item
+            if not messages.qsize():
+                return []
+            items: list[Message] = messages.get(batch=True)
+        except Exception:  # the cluster went away: the tasks' futures will say so
+            return []
+        return items
 
     return get

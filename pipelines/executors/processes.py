@@ -75,11 +75,11 @@ def _collect(
     return reports
 
 
-def _getter(messages: queue.Queue[Message]) -> Callable[[float], Message | None]:
-    def get(timeout: float) -> Message | None:
+def _getter(messages: queue.Queue[Message]) -> Callable[[float], list[Message]]:
+    def get(timeout: float) -> list[Message]:
         try:
-            return messages.get(timeout=timeout) if timeout > 0 else messages.get_nowait()
+            return [messages.get(timeout=timeout) if timeout > 0 else messages.get_nowait()]
         except queue.Empty:
-            return None
+            return []
 
     return get

@@ -35,9 +35,10 @@ class QueueProgress:
 
 
 @contextmanager
-def relayed(get: Callable[[float], Message | None], on_series: SeriesProgress) -> Iterator[None]:
+def relayed(get: Callable[[float], list[Message]], on_series: SeriesProgress) -> Iterator[None]:
     """Drain the workers' messages into `on_series` bars on a thread while the block runs,
-    and what is left once it ends. `get(timeout)` returns None when nothing came."""
+    and what is left once it ends. `get(timeout)` returns what came within about `timeout`
+    seconds ([] when nothing did; with 0, only what is waiting)."""
     bars: dict[str, ProgressCallback] = {}
     stop = threading.Event()
 
@@ -50,11 +51,11 @@ def relayed(get: Callable[[float], Message | None], on_series: SeriesProgress) -
 
     def drain() -> None:
         while not stop.is_set():
-            message = get(0.2)
-            if message is not None:
+            for message in get(0.2):
                 handle(message)
-        while (message := get(0.0)) is not None:
-            handle(message)
+        while messages := get(0.0):
+            for message in messages:
+                handle(message)
 
     thread = threading.Thread(target=drain, name="progress-relay", daemon=True)
     thread.start()

@@ -1,8 +1,10 @@
 """`forecaster backfill --workers 2` through the CLI: the same rows as one process, on SQLite
-and PostgreSQL; and a series another process holds the lease of is waited for, not shared."""
+and PostgreSQL; a series another process holds the lease of is waited for, not shared, so
+two backfills of one series at once train each cut-off's model once."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.helpers.cli import run_cli
-from tests.helpers.databases import BACKENDS, database
-from tests.helpers.series import query_rows, write_config
+from tests.helpers.cli import FORECASTER, run_cli
+from tests.helpers.databases import BACKENDS, PostgresServer, database
+from tests.helpers.series import query_rows, wait_for_forecasts, write_config
 
 SERIES = ("alpha", "beta", "gamma")
 
@@ -104,3 +106,24 @@ def test_a_leased_series_waits_for_its_holder_then_reports_it_busy(tmp_path: Pat
     assert busy.returncode == 1
     assert "being processed by replica host-1:42" in busy.stdout + busy.stderr
     assert not rows_by_series(url)["watermarks"], "nothing written beside the holder"
+
+
+def test_two_backfills_of_one_series_at_once_train_each_cut_off_once(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    data = write_three(tmp_path)[:1]
+    one = pg_server.create_database("alone")
+    run_cli("backfill", cwd=prepared(tmp_path / "alone", one, data))
+    url = pg_server.create_database("twice")
+    work = prepared(tmp_path / "twice", url, data)
+    first = subprocess.Popen(
+        [str(FORECASTER), "backfill"], cwd=work, stdout=subprocess.PIPE, text=True
+    )
+    wait_for_forecasts(url, 1, running=lambda: first.poll() is None)
+    second = run_cli("backfill", cwd=work)  # waits for the first one's lease, then resumes
+    first_output, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, first_output
+    assert "ok" in second.stdout
+    rows = rows_by_series(url)
+    assert rows == rows_by_series(one)
+    assert len({trained_to for _, _, trained_to in rows["models"]}) == len(rows["models"])

@@ -1,11 +1,16 @@
-"""Executors and leases on a real database: worker processes relay progress to the parent's
-bars, and a series' lease goes to one owner at a time."""
+"""Executors and leases on a real database: local worker processes and a Dask LocalCluster
+relay progress to the parent's bars, and a series' lease goes to one owner at a time."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from forecaster.config.executor import ExecutorSettings
 from forecaster.db.repo.leases import release_leases, take_lease
@@ -17,7 +22,22 @@ from tests.e2e.test_workers import SERIES, write_three
 from tests.helpers.pipelines import migrated
 
 
-def test_worker_processes_relay_every_series_progress(db_url: str, tmp_path: Path) -> None:
+@contextmanager
+def executor_of(kind: str) -> Iterator[ExecutorSettings]:
+    """Two local worker processes, or a real 2-worker Dask LocalCluster."""
+    if kind == "processes":
+        yield ExecutorSettings(workers=2)
+        return
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+        yield ExecutorSettings(dask=cluster.scheduler_address)
+
+
+@pytest.mark.parametrize("kind", ["processes", "dask"])
+def test_workers_relay_every_series_progress(
+    kind: str, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     context = migrated(db_url, tmp_path / "work")
     try:
         for path in write_three(tmp_path):
@@ -34,16 +54,18 @@ def test_worker_processes_relay_every_series_progress(db_url: str, tmp_path: Pat
 
             return advance
 
-        result = run_pipeline(
-            context,
-            None,
-            kind="backfill",
-            executor=ExecutorSettings(workers=2),
-            on_series=on_series,
-            on_done=lambda report: done.append(report.series),
-        )
+        with executor_of(kind) as executor:
+            result = run_pipeline(
+                context,
+                None,
+                kind="backfill",
+                executor=executor,
+                on_series=on_series,
+                on_done=lambda report: done.append(report.series),
+            )
     finally:
         context.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # a quiet scheduler
     assert not result.failed, [r.error for r in result.reports]
     assert [r.series for r in result.reports] == list(SERIES)  # the selection's order
     assert sorted(done) == list(SERIES)
