@@ -7,11 +7,11 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.e2e.test_workers import SERIES, prepared, rows_by_series, write_three
 from tests.helpers.cli import FORECASTER, run_cli
 from tests.helpers.dask_cluster import local_cluster
 from tests.helpers.databases import PostgresServer
 from tests.helpers.series import wait_for_forecasts
+from tests.helpers.several import SERIES, prepared, rows_by_series, write_three
 
 
 def test_a_dask_cluster_writes_the_rows_of_one_process_even_when_a_worker_dies(

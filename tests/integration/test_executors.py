@@ -18,8 +18,8 @@ from forecaster.db.repo.series import ensure_series_ids
 from forecaster.db.session import transaction
 from pipelines.jobs.backfill import run_pipeline
 from pipelines.jobs.ingest import IngestRequest, ingest_file
-from tests.e2e.test_workers import SERIES, write_three
 from tests.helpers.pipelines import migrated
+from tests.helpers.several import SERIES, write_three
 
 
 @contextmanager
