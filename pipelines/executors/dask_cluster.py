@@ -21,7 +21,7 @@ from pipelines.detect.run import SeriesReport
 from pipelines.executors.progress import Message, QueueProgress, relayed
 from pipelines.executors.task import SeriesProgress, SeriesTask, run_in_worker
 
-CONNECT_TIMEOUT = "20s"
+CONNECT_TIMEOUT = "10s"
 TASK_RETRIES = 2  # reruns of a task whose worker died
 
 

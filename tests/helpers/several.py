@@ -13,16 +13,17 @@ from tests.helpers.cli import run_cli
 from tests.helpers.series import query_rows, write_config
 
 SERIES = ("alpha", "beta", "gamma")
+POINTS = 700  # the tiny pipeline trains at 200 and retrains at 600: two models each
 
 
 def write_three(directory: Path) -> list[Path]:
-    """Three seasonal series of 900 points, each with its own noise and a spike."""
+    """Three seasonal series of POINTS points, each with its own noise and a spike."""
     paths = []
     for k, name in enumerate(SERIES):
         rng = np.random.default_rng(20 + k)
-        t = np.arange(900)
+        t = np.arange(POINTS)
         values = 10 + (2 + k) * np.sin(2 * np.pi * t / 96) + rng.normal(0, 0.2, t.size)
-        values[600 + 50 * k : 603 + 50 * k] += 6.0
+        values[400 + 50 * k : 403 + 50 * k] += 6.0
         index = pd.date_range("2024-05-01", periods=t.size, freq="15min")
         path = directory / f"{name}.csv"
         pd.DataFrame({"timestamp": index, "value": values}).to_csv(path, index=False)

@@ -19,7 +19,7 @@ from forecaster.db.session import transaction
 from pipelines.jobs.backfill import run_pipeline
 from pipelines.jobs.ingest import IngestRequest, ingest_file
 from tests.helpers.pipelines import migrated
-from tests.helpers.several import SERIES, write_three
+from tests.helpers.several import POINTS, SERIES, write_three
 
 
 @contextmanager
@@ -69,9 +69,9 @@ def test_workers_relay_every_series_progress(
     assert not result.failed, [r.error for r in result.reports]
     assert [r.series for r in result.reports] == list(SERIES)  # the selection's order
     assert sorted(done) == list(SERIES)
-    assert started == dict.fromkeys(SERIES, 900)
-    assert dict(advanced) == dict.fromkeys(SERIES, 900)
-    assert all(r.points_read == 900 and r.models_trained == 2 for r in result.reports)
+    assert started == dict.fromkeys(SERIES, POINTS)
+    assert dict(advanced) == dict.fromkeys(SERIES, POINTS)
+    assert all(r.points_read == POINTS and r.models_trained == 2 for r in result.reports)
 
 
 def test_a_lease_has_one_owner_until_it_is_released_or_expires(db_url: str, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Column, MetaData, Table, Text, create_engine, text
 
-import pipelines.jobs.backfill as backfill_job
+import pipelines.executors.task as series_task
 from forecaster.config.database import DatabaseSettings
 from forecaster.config.loading import load_config
 from forecaster.db import migrate
@@ -127,7 +127,7 @@ def test_status_keeps_a_failing_series_error_until_it_is_processed_again(
     for name in ("good", "flaky"):
         write_series(tmp_path / f"{name}.csv", n=260)
     context = migrated(db_url, tmp_path / "run")
-    process = backfill_job.process_series
+    process = series_task.process_series
 
     def offline(context: AppContext, pipeline: Any, name: str, *args: Any, **kw: Any) -> Any:
         if name == "flaky":
@@ -141,9 +141,9 @@ def test_status_keeps_a_failing_series_error_until_it_is_processed_again(
     try:
         for name in ("good", "flaky"):
             ingest_file(context, IngestRequest(path=tmp_path / f"{name}.csv", series=name))
-        monkeypatch.setattr(backfill_job, "process_series", offline)
+        monkeypatch.setattr(series_task, "process_series", offline)
         assert [r.series for r in run_pipeline(context, None, kind="backfill").failed] == ["flaky"]
-        monkeypatch.setattr(backfill_job, "process_series", process)
+        monkeypatch.setattr(series_task, "process_series", process)
         # A later run of another series says nothing about flaky: its error stays.
         assert not run_pipeline(context, None, kind="backfill", names=["good"]).failed
         assert errors() == {"good": None, "flaky": "series 'flaky': the sensor was offline"}
