@@ -19,6 +19,7 @@ from forecaster.config.settings import Settings
 from forecaster.errors import ForecasterError
 from pipelines.detect.run import SeriesReport
 from pipelines.executors.progress import Message, QueueProgress, relayed
+from pipelines.executors.reports import in_task_order
 from pipelines.executors.task import SeriesProgress, SeriesTask, run_in_worker
 
 CONNECT_TIMEOUT = "10s"
@@ -55,13 +56,8 @@ def run_on_dask(
             ): task
             for task in tasks
         }
-        reports: dict[str, SeriesReport] = {}
-        for future in distributed.as_completed(futures):
-            task = futures[future]
-            reports[task.series] = _report(future, task)
-            if on_done is not None:
-                on_done(reports[task.series])
-    return [reports[task.series] for task in tasks]
+        finished = ((futures[f], _report(f, futures[f])) for f in distributed.as_completed(futures))
+        return in_task_order(tasks, finished, on_done)
 
 
 class NamedQueue:

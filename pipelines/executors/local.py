@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from pipelines.context import AppContext
 from pipelines.detect.run import SeriesReport
+from pipelines.executors.reports import in_task_order
 from pipelines.executors.task import SeriesProgress, SeriesTask, backfill_series
 
 
@@ -17,10 +18,5 @@ def run_here(
     on_done: Callable[[SeriesReport], None] | None = None,
 ) -> list[SeriesReport]:
     """Each task's report, in order; a failing series is reported and the others go on."""
-    reports = []
-    for task in tasks:
-        report = backfill_series(context, task, on_series)
-        reports.append(report)
-        if on_done is not None:
-            on_done(report)
-    return reports
+    finished = ((task, backfill_series(context, task, on_series)) for task in tasks)
+    return in_task_order(tasks, finished, on_done)

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from forecaster.config.settings import Settings
 from pipelines.detect.run import SeriesReport
 from pipelines.executors.progress import Message, QueueProgress, relayed
+from pipelines.executors.reports import in_task_order
 from pipelines.executors.task import SeriesProgress, SeriesTask, run_in_worker
 from pipelines.executors.threads import pin_threads
 
@@ -54,25 +55,16 @@ def run_in_processes(
             )
         )
         futures = {pool.submit(run_in_worker, settings, task, relay): task for task in tasks}
-        reports = _collect(futures, on_done)
-    return [reports[task.series] for task in tasks]
+        finished = ((futures[f], _report(f, futures[f])) for f in as_completed(futures))
+        return in_task_order(tasks, finished, on_done)
 
 
-def _collect(
-    futures: dict[Future[SeriesReport], SeriesTask],
-    on_done: Callable[[SeriesReport], None] | None,
-) -> dict[str, SeriesReport]:
-    reports: dict[str, SeriesReport] = {}
-    for future in as_completed(futures):
-        task = futures[future]
-        try:
-            report = future.result()
-        except BrokenProcessPool:
-            report = SeriesReport(series=task.series, error=WORKER_DIED)
-        reports[task.series] = report
-        if on_done is not None:
-            on_done(report)
-    return reports
+def _report(future: Future[SeriesReport], task: SeriesTask) -> SeriesReport:
+    """The task's report; a task whose worker process died is an error."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return SeriesReport(series=task.series, error=WORKER_DIED)
 
 
 def _getter(messages: queue.Queue[Message]) -> Callable[[float], list[Message]]:

@@ -32,6 +32,7 @@ class SeriesTask:
 
     pipeline: str
     series: str
+    series_id: int
     options: RunOptions
     run: str  # the run as its leases name it (see `run_label`)
 
@@ -46,6 +47,12 @@ def backfill_series(
     context: AppContext, task: SeriesTask, on_series: SeriesProgress | None = None
 ) -> SeriesReport:
     """The task's series, leased, processed to its end; a failure is the report's error."""
+    return guarded(task.series, lambda: _leased_backfill(context, task, on_series))
+
+
+def _leased_backfill(
+    context: AppContext, task: SeriesTask, on_series: SeriesProgress | None
+) -> SeriesReport:
     pipeline = context.settings.pipeline(task.pipeline)
     terms = LeaseTerms(
         run=task.run,
@@ -53,23 +60,18 @@ def backfill_series(
         wait_seconds=context.settings.executor.lease_wait_seconds,
     )
 
-    def work() -> SeriesReport:
-        with series_lease(context, pipeline.name, task.series, terms) as renew:
-            advance = None
-            if on_series is not None:
-                pending = pending_points(context, pipeline, task.series, task.options.until)
-                advance = on_series(task.series, pending)
+    with series_lease(context, pipeline.name, task.series, task.series_id, terms) as renew:
+        advance = None
+        if on_series is not None:
+            pending = pending_points(context, pipeline, task.series, task.options.until)
+            advance = on_series(task.series, pending)
 
-            def progress(points: int, last: datetime | None) -> None:
-                renew()
-                if advance is not None:
-                    advance(points, last)
+        def progress(points: int, last: datetime | None) -> None:
+            renew()
+            if advance is not None:
+                advance(points, last)
 
-            return process_series(
-                context, pipeline, task.series, task.options, on_progress=progress
-            )
-
-    return guarded(task.series, work)
+        return process_series(context, pipeline, task.series, task.options, on_progress=progress)
 
 
 def run_in_worker(
@@ -81,7 +83,7 @@ def run_in_worker(
     def work() -> SeriesReport:
         context = open_context(settings, require_schema=False)
         try:
-            return backfill_series(context, task, on_series)
+            return _leased_backfill(context, task, on_series)
         finally:
             context.close()
 

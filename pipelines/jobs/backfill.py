@@ -56,7 +56,7 @@ def run_pipeline(
     pipeline = context.settings.pipeline(pipeline_name)
     with transaction(context.sessions) as session:
         series = select_series(context, session, pipeline, names)
-        ensure_series_ids(session=session, names=series)  # a user table's series get rows
+        ids = ensure_series_ids(session=session, names=series)  # a user table's get rows
         run_id = start_run(
             session=session,
             pipeline=pipeline.name,
@@ -65,7 +65,8 @@ def run_pipeline(
             now=context.clock(),
         ).id
     options = RunOptions(until=end, start=start, run_id=run_id)
-    tasks = [SeriesTask(pipeline.name, name, options, run_label(run_id)) for name in series]
+    label = run_label(run_id)
+    tasks = [SeriesTask(pipeline.name, name, ids[name], options, label) for name in series]
     reports = run_tasks(
         context,
         tasks,

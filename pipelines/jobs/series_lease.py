@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from forecaster.db.repo.leases import release_leases, renew_leases, take_lease
-from forecaster.db.repo.series import ensure_series_ids
 from forecaster.db.session import transaction
 from forecaster.errors import SeriesBusy
 from forecaster.messages import quoted
@@ -67,13 +66,11 @@ def holder_is_gone(holder: str, terms: LeaseTerms) -> bool:
 
 @contextmanager
 def series_lease(
-    context: AppContext, pipeline: str, name: str, terms: LeaseTerms
+    context: AppContext, pipeline: str, name: str, series_id: int, terms: LeaseTerms
 ) -> Iterator[Callable[[], None]]:
-    """Hold the lease of series `name` while the block runs; yields the renewal to call after
-    each chunk (it writes only once a third of the lease has passed). SeriesBusy when another
-    holder keeps it for longer than `terms.wait_seconds`."""
-    with transaction(context.sessions) as session:
-        series_id = ensure_series_ids(session=session, names=[name])[name]
+    """Hold the lease of series `name` (row `series_id`) while the block runs; yields the
+    renewal to call after each chunk (it writes only once a third of the lease has passed).
+    SeriesBusy when another holder keeps it for longer than `terms.wait_seconds`."""
     _wait_and_take(context, pipeline, series_id, name, terms)
 
     def renew() -> None:

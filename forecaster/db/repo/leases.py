@@ -94,6 +94,7 @@ def take_lease(
     winner's lease; on SQLite the write lock serialises them. The caller commits.
     """
     table = SeriesLease.__table__
+    owners = [owner] if stale_owner is None else [owner, stale_owner]
     session.execute(
         dialect_insert(session)(table).on_conflict_do_nothing(
             index_elements=[table.c.pipeline, table.c.series_id]
@@ -107,8 +108,7 @@ def take_lease(
             SeriesLease.series_id == series_id,
             or_(
                 SeriesLease.owner.is_(None),
-                SeriesLease.owner == owner,
-                SeriesLease.owner == (stale_owner or owner),
+                SeriesLease.owner.in_(owners),
                 SeriesLease.lease_until.is_(None),
                 SeriesLease.lease_until < now,
             ),
