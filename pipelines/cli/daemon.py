@@ -31,6 +31,7 @@ def daemon(
     Several daemons on one PostgreSQL database share the series between them; on SQLite one
     daemon per database file runs.
     """
+    from pipelines.daemon.companions import Companion, Companions
     from pipelines.daemon.lock import sqlite_daemon_lock
     from pipelines.daemon.scheduler import run_forever, run_once
 
@@ -40,15 +41,17 @@ def daemon(
     chosen = [context.settings.pipeline(name) for name in pipeline] if pipeline else None
     pipelines = chosen or list(context.settings.pipelines)
     stop = _stop_on_signals()
+    members: list[Companion] = []  # the parts beside the jobs: metrics, notifications
+    beside = Companions(members)
     try:
         with sqlite_daemon_lock(context.engine):
             if once:
-                reports = run_once(context, pipelines, stop=stop)
+                reports = run_once(context, pipelines, stop=stop, companions=beside)
                 failed = sum(r.failed for r in reports) or any(r.aborted for r in reports)
                 if failed:
                     raise typer.Exit(1)
             else:
-                run_forever(context, pipelines, stop=stop)
+                run_forever(context, pipelines, stop=stop, companions=beside)
     finally:
         context.close()
 

@@ -119,8 +119,10 @@ class Cycles:
         replica: str | None = None,
         clock: Clock | None = None,
         stop: threading.Event | None = None,
+        on_cycle: Callable[[CycleReport], None] | None = None,
     ) -> None:
         self.context = context
+        self.on_cycle = on_cycle  # told of every finished cycle (metrics, notifications)
         self.replica = replica or replica_name()
         self.clock = clock or context.clock
         self.stop = stop or threading.Event()
@@ -254,6 +256,8 @@ class Cycles:
         report.seconds = time.perf_counter() - started
         self._finish_run(report)
         log.info(report.log_line())
+        if self.on_cycle is not None:
+            self.on_cycle(report)
         return report
 
     def _claims(

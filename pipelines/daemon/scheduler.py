@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from forecaster.config.pipeline import PipelineSettings
 from pipelines.context import AppContext, Clock
+from pipelines.daemon.companions import Companions
 from pipelines.daemon.cycles import CycleReport, Cycles
 from pipelines.daemon.triggers import cycle_time, detect_trigger, retrain_trigger
 
@@ -43,11 +44,14 @@ def run_forever(
     *,
     stop: threading.Event,
     clock: Clock | None = None,
+    companions: Companions | None = None,
 ) -> None:
     """Run the detection and retraining jobs of `pipelines` until `stop` is set, then let the
-    job in hand finish its chunk and return."""
+    job in hand finish its chunk and return; `companions` start before the first cycle, hear
+    of every cycle and stop after the last."""
     now = clock or context.clock
-    cycles = Cycles(context, clock=now, stop=stop)
+    beside = companions or Companions()
+    cycles = Cycles(context, clock=now, stop=stop, on_cycle=beside.cycle_finished)
     scheduler = make_scheduler(context.settings.daemon.misfire_grace_seconds)
     for pipeline in pipelines:
         detect = detect_trigger(pipeline)
@@ -79,6 +83,7 @@ def run_forever(
         scheduler.add_job(
             retrain_job, retrain, id=f"retrain:{pipeline.name}", name=f"retrain {pipeline.name}"
         )
+    beside.start()
     scheduler.start()
     log.info(
         "daemon %s started: %s",
@@ -90,6 +95,7 @@ def run_forever(
     finally:
         log.info("stopping: finishing the chunk in hand")
         scheduler.shutdown(wait=True)
+        beside.stop()
         log.info("daemon %s stopped", cycles.replica)
 
 
@@ -99,8 +105,14 @@ def run_once(
     *,
     stop: threading.Event,
     clock: Clock | None = None,
+    companions: Companions | None = None,
 ) -> list[CycleReport]:
     """One detection cycle of each pipeline, now (for cron users and tests)."""
     now = clock or context.clock
-    cycles = Cycles(context, clock=now, stop=stop)
-    return [cycles.detect(p.name, now()) for p in pipelines]
+    beside = companions or Companions()
+    cycles = Cycles(context, clock=now, stop=stop, on_cycle=beside.cycle_finished)
+    beside.start()
+    try:
+        return [cycles.detect(p.name, now()) for p in pipelines]
+    finally:
+        beside.stop()
