@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from forecaster.config.daemon import DaemonSettings
 from forecaster.config.database import DatabaseSettings
 from forecaster.config.executor import ExecutorSettings
+from forecaster.config.notify import NotifySettings
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.config.strict import StrictModel
+from forecaster.config.validators import check_unique
 from forecaster.errors import ConfigError
 
 
@@ -20,6 +22,7 @@ class Settings(StrictModel):
     database: DatabaseSettings = DatabaseSettings()
     daemon: DaemonSettings = DaemonSettings()
     executor: ExecutorSettings = ExecutorSettings()
+    notify: NotifySettings = NotifySettings()
     model_dir: Path = Field(default=Path("models"), description="Root of the model store.")
     pipelines: list[PipelineSettings] = Field(
         default_factory=lambda: [PipelineSettings(name="default")]
@@ -29,13 +32,21 @@ class Settings(StrictModel):
     @field_validator("pipelines")
     @classmethod
     def _unique_pipeline_names(cls, value: list[PipelineSettings]) -> list[PipelineSettings]:
-        names = [p.name for p in value]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate pipeline name(s): {', '.join(duplicates)}")
+        check_unique([p.name for p in value], "pipeline")
         if not value:
             raise ValueError("at least one pipeline is required")
         return value
+
+    @model_validator(mode="after")
+    def _notified_pipelines_exist(self) -> Settings:
+        known = [p.name for p in self.pipelines]
+        unknown = [n for n in self.notify.filters.pipelines if n not in known]
+        if unknown:  # a typo here would silently mute a pipeline's alerts
+            raise ValueError(
+                f"notify.filters.pipelines: no pipeline named {', '.join(unknown)} "
+                f"(pipelines: {', '.join(known)})"
+            )
+        return self
 
     def pipeline(self, name: str | None) -> PipelineSettings:
         """The pipeline called `name`, or the first one when `name` is None."""

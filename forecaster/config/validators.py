@@ -1,5 +1,5 @@
 """Validators shared by settings sections and commands: durations, frequencies, crontab
-expressions and series names."""
+expressions, series names and unique names."""
 
 from __future__ import annotations
 
@@ -77,3 +77,10 @@ def check_series_name(name: str) -> str:
     if problem is not None:
         raise ValueError(problem)
     return name
+
+
+def check_unique(names: list[str], what: str) -> None:
+    """Names that must be told apart (pipelines, sinks): the repeated ones are an error."""
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate {what} name(s): {', '.join(duplicates)}")

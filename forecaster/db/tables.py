@@ -230,4 +230,34 @@ class SeriesLease(Base):
     retrain_cycle: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class NotificationOutbox(Base):
+    """A notification of an event to one sink, written with the event and kept once sent.
+
+    A row is pending until a receiver acknowledged it (2xx): `delivered_at` is then set, and
+    until then each failed attempt counts in `attempts` and pushes `next_attempt_at` back.
+    """
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        CheckConstraint("kind IN ('open', 'close')", name="kind"),
+        Index(None, "delivered_at", "next_attempt_at"),
+        Index(None, "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # NULL once the event is deleted (redetect, a correction): what was queued is still sent.
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("anomaly_events.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    sink: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text)  # the request body, JSON
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 ALL_TABLES = [t.name for t in Base.metadata.sorted_tables]

@@ -34,6 +34,7 @@ def daemon(
     from pipelines.daemon.companions import Companion, Companions
     from pipelines.daemon.lock import sqlite_daemon_lock
     from pipelines.daemon.scheduler import run_forever, run_once
+    from pipelines.notify.wiring import daemon_notifications
 
     context = open_app_context(config, verbose, models=True)
     logging.getLogger("pipelines").setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -42,16 +43,22 @@ def daemon(
     pipelines = chosen or list(context.settings.pipelines)
     stop = _stop_on_signals()
     members: list[Companion] = []  # the parts beside the jobs: metrics, notifications
+    notifications = daemon_notifications(context, once=once)  # the outbox sink and sender
+    members += notifications.companions
     beside = Companions(members)
     try:
         with sqlite_daemon_lock(context.engine):
             if once:
-                reports = run_once(context, pipelines, stop=stop, companions=beside)
+                reports = run_once(
+                    context, pipelines, stop=stop, companions=beside, sink=notifications.sink
+                )
                 failed = sum(r.failed for r in reports) or any(r.aborted for r in reports)
                 if failed:
                     raise typer.Exit(1)
             else:
-                run_forever(context, pipelines, stop=stop, companions=beside)
+                run_forever(
+                    context, pipelines, stop=stop, companions=beside, sink=notifications.sink
+                )
     finally:
         context.close()
 

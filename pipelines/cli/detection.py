@@ -29,6 +29,7 @@ from pipelines.cli.app import (
 from pipelines.cli.render import backfill_table, evaluate_table, literal
 
 if TYPE_CHECKING:
+    from pipelines.context import AppContext
     from pipelines.jobs.evaluate import Evaluation
 
 
@@ -47,6 +48,14 @@ def backfill(
     end: Annotated[str | None, typer.Option(help="Replay points up to this time.")] = None,
     workers: WorkersOption = None,
     dask: DaskOption = None,
+    notify: Annotated[
+        bool,
+        typer.Option(
+            "--notify",
+            help="Notify the config's notify.sinks of the events this replay opens "
+            "(default: a backfill notifies nobody).",
+        ),
+    ] = False,
     config: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -58,10 +67,13 @@ def backfill(
     so a daemon or another backfill does not process it at the same time.
     """
     from pipelines.jobs.backfill import run_pipeline
+    from pipelines.notify.wiring import require_sinks
 
     start_ts, end_ts = parse_range(start, end)
     context = open_app_context(config, verbose, models=True)
     try:
+        if notify:
+            require_sinks(context)
         executor = executor_from(context.settings.executor, workers, dask)
         with progress_bars() as progress:
             result = run_pipeline(
@@ -73,7 +85,10 @@ def backfill(
                 end=end_ts,
                 on_series=partial(series_task, progress),
                 executor=executor,
+                notify=notify,
             )
+        if notify:
+            _send_notifications(context)
     finally:
         context.close()
     out.print(backfill_table(result))
@@ -82,6 +97,19 @@ def backfill(
     if result.failed:
         err.print(f"[red]{len(result.failed)} of {len(result.reports)} series failed[/]")
         raise typer.Exit(1)
+
+
+def _send_notifications(context: AppContext) -> None:
+    """`backfill --notify`: send the queued notifications for a bounded time, say what is
+    left for the daemon."""
+    from pipelines.notify.wiring import drain_outbox
+
+    sent, left = drain_outbox(context)
+    line = f"notifications: {sent.delivered} sent, {left.pending} pending"
+    if left.pending:
+        line += " (the daemon sends them"
+        line += f"; last error: {left.last_error})" if left.last_error else ")"
+    out.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command("redetect")

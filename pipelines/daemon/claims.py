@@ -20,7 +20,7 @@ from pipelines.daemon.cache import CachingSource, SeriesMemory, remember
 from pipelines.detect.rescore import rewind_corrected
 from pipelines.detect.rows import grouping_of, skipped_rows, step_rows
 from pipelines.detect.run import SeriesReport
-from pipelines.detect.sink import DatabaseSink
+from pipelines.detect.sink import SinkFactory, database_sink
 from pipelines.detect.source import DatabaseSource
 from pipelines.detect.step import Scored, Skipped, Step, read_plan, read_step, score_step
 from pipelines.detect.walk_forward import WalkForward
@@ -45,12 +45,13 @@ def process_claim(
     run_id: int | None,
     on_progress: Callable[[], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    sink: SinkFactory = database_sink,
 ) -> dict[str, ClaimedSeries]:
     """The next step of each series in `names`, with fresh forecasts after the newest point.
 
     A series whose data or model fails gets its error in its report and writes nothing; the
     others go on. Series not reached because `should_stop` turned true are left out of the
-    result (nothing of theirs is written).
+    result (nothing of theirs is written). `sink` stores the claim's rows.
     """
     detector = Detector.from_settings(pipeline.detection)
     claimed = {name: ClaimedSeries(SeriesReport(series=name)) for name in names}
@@ -74,7 +75,7 @@ def process_claim(
             memory.forget(pipeline.name, steps[name].state.series_id)
         if on_progress is not None:
             on_progress()
-    _write_claim(context, pipeline, run_id, scored, skipped, claimed, memory)
+    _write_claim(context, pipeline, run_id, scored, skipped, claimed, memory, sink)
     return claimed
 
 
@@ -123,6 +124,7 @@ def _write_claim(
     skipped: list[Skipped],
     claimed: dict[str, ClaimedSeries],
     memory: SeriesMemory,
+    sink: SinkFactory,
 ) -> None:
     """The claim's rows in one transaction, then each series' counts and memory."""
     now = context.clock()
@@ -137,7 +139,7 @@ def _write_claim(
         for name, result in scored.items()
     }
     with transaction(context.sessions) as session:
-        DatabaseSink(session, now=now).write([*rows.values(), *map(skipped_rows, skipped)])
+        sink(session, now).write([*rows.values(), *map(skipped_rows, skipped)])
     for name, result in scored.items():
         remember(memory, pipeline.name, result)
         claimed[name].report.add(result, rows[name])

@@ -32,6 +32,7 @@ from pipelines.daemon.claims import process_claim
 from pipelines.daemon.leases import Leases
 from pipelines.daemon.retry import DatabaseUnavailable, Retrying
 from pipelines.detect.run import RunOptions, SeriesReport, StepIO, process_series
+from pipelines.detect.sink import SinkFactory, database_sink
 from pipelines.detect.source import DatabaseSource
 from pipelines.jobs.retrain import retrain_if_needed
 
@@ -120,8 +121,10 @@ class Cycles:
         clock: Clock | None = None,
         stop: threading.Event | None = None,
         on_cycle: Callable[[CycleReport], None] | None = None,
+        sink: SinkFactory = database_sink,
     ) -> None:
         self.context = context
+        self.sink = sink  # where steps' rows go (wrapped to queue notifications)
         self.on_cycle = on_cycle  # told of every finished cycle (metrics, notifications)
         self.replica = replica or replica_name()
         self.clock = clock or context.clock
@@ -176,6 +179,7 @@ class Cycles:
                     run_id=report.run_id,
                     on_progress=renew,
                     should_stop=self.stop.is_set,
+                    sink=self.sink,
                 )
             )
         except DatabaseUnavailable:
@@ -212,6 +216,7 @@ class Cycles:
                 DatabaseSource(session, pipeline.name, series), self.memory
             ),
             committed=partial(remember, self.memory, pipeline.name),
+            sink=self.sink,
         )
         result = process_series(
             self.context,

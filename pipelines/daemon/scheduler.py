@@ -13,6 +13,7 @@ from pipelines.context import AppContext, Clock
 from pipelines.daemon.companions import Companions
 from pipelines.daemon.cycles import CycleReport, Cycles
 from pipelines.daemon.triggers import cycle_time, detect_trigger, retrain_trigger
+from pipelines.detect.sink import SinkFactory, database_sink
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -45,13 +46,14 @@ def run_forever(
     stop: threading.Event,
     clock: Clock | None = None,
     companions: Companions | None = None,
+    sink: SinkFactory = database_sink,
 ) -> None:
     """Run the detection and retraining jobs of `pipelines` until `stop` is set, then let the
     job in hand finish its chunk and return; `companions` start before the first cycle, hear
     of every cycle and stop after the last."""
     now = clock or context.clock
     beside = companions or Companions()
-    cycles = Cycles(context, clock=now, stop=stop, on_cycle=beside.cycle_finished)
+    cycles = Cycles(context, clock=now, stop=stop, on_cycle=beside.cycle_finished, sink=sink)
     scheduler = make_scheduler(context.settings.daemon.misfire_grace_seconds)
     for pipeline in pipelines:
         detect = detect_trigger(pipeline)
@@ -106,11 +108,12 @@ def run_once(
     stop: threading.Event,
     clock: Clock | None = None,
     companions: Companions | None = None,
+    sink: SinkFactory = database_sink,
 ) -> list[CycleReport]:
     """One detection cycle of each pipeline, now (for cron users and tests)."""
     now = clock or context.clock
     beside = companions or Companions()
-    cycles = Cycles(context, clock=now, stop=stop, on_cycle=beside.cycle_finished)
+    cycles = Cycles(context, clock=now, stop=stop, on_cycle=beside.cycle_finished, sink=sink)
     beside.start()
     try:
         return [cycles.detect(p.name, now()) for p in pipelines]

@@ -6,7 +6,7 @@ statement per table); the pipeline that owns the transaction commits them with t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -48,3 +48,12 @@ class DatabaseSink:
             if r.grid is not None
         }
         record_grids(session=session, grids=grids)
+
+
+SinkFactory = Callable[[Session, datetime], StepSink]  # a sink for a transaction's session
+
+
+def database_sink(session: Session, now: datetime) -> StepSink:
+    """The rows go to the database in the caller's transaction (what every run does unless
+    its caller wraps the sink, e.g. to queue notifications)."""
+    return DatabaseSink(session, now=now)

@@ -22,6 +22,7 @@ from pipelines.detect.run import (
 )
 from pipelines.jobs.guard import guarded
 from pipelines.jobs.series_lease import LeaseTerms, series_lease
+from pipelines.notify.wiring import backfill_io
 
 SeriesProgress = Callable[[str, int], ProgressCallback]  # (series, pending points) -> advance
 
@@ -35,6 +36,7 @@ class SeriesTask:
     series_id: int
     options: RunOptions
     run: str  # the run as its leases name it (see `run_label`)
+    notify: bool = False  # queue notifications of the events it opens (`backfill --notify`)
 
 
 def run_label(run_id: int) -> str:
@@ -71,7 +73,10 @@ def _leased_backfill(
             if advance is not None:
                 advance(points, last)
 
-        return process_series(context, pipeline, task.series, task.options, on_progress=progress)
+        io = backfill_io(context, pipeline, notify=task.notify)
+        return process_series(
+            context, pipeline, task.series, task.options, io=io, on_progress=progress
+        )
 
 
 def run_in_worker(

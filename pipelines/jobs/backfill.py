@@ -46,12 +46,14 @@ def run_pipeline(
     on_series: Callable[[str, int], ProgressCallback] | None = None,
     on_done: Callable[[SeriesReport], None] | None = None,
     executor: ExecutorSettings | None = None,
+    notify: bool = False,
 ) -> RunResult:
     """Process the selected series on the executor (default: the settings' `executor:`, one
     after another in this process); a failing series is reported and the others go on.
 
     `on_series(name, pending)` returns the progress callback for that series. Each series is
     leased while it runs, so a daemon or another backfill never processes it at the same time.
+    With `notify`, the events it opens queue notifications (in the transactions of their rows).
     """
     pipeline = context.settings.pipeline(pipeline_name)
     with transaction(context.sessions) as session:
@@ -66,7 +68,9 @@ def run_pipeline(
         ).id
     options = RunOptions(until=end, start=start, run_id=run_id)
     label = run_label(run_id)
-    tasks = [SeriesTask(pipeline.name, name, ids[name], options, label) for name in series]
+    tasks = [
+        SeriesTask(pipeline.name, name, ids[name], options, label, notify=notify) for name in series
+    ]
     reports = run_tasks(
         context,
         tasks,

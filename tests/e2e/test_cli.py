@@ -41,9 +41,9 @@ def test_upgrade_ingest_and_query(
 ) -> None:
     vix = shared_data / "stocks" / "vix-daily.csv"
     upgrade = run_cli("db", "upgrade", cwd=workdir, db_url=fresh_db_url)
-    assert "upgraded empty database -> 0005" in upgrade.stdout
+    assert "upgraded empty database -> 0006" in upgrade.stdout
     assert (
-        "already at revision 0005"
+        "already at revision 0006"
         in run_cli("db", "upgrade", cwd=workdir, db_url=fresh_db_url).stdout
     )
     assert "(up to date)" in run_cli("db", "current", cwd=workdir, db_url=fresh_db_url).stdout

@@ -37,6 +37,7 @@ def test_every_table_exists(engine: Engine) -> None:
         "pipeline_runs",
         "watermarks",
         "series_leases",
+        "notification_outbox",
     }
 
 

@@ -1,0 +1,1 @@
+"""Alert notifications: an outbox written with the events, sent after commit until acknowledged."""
