@@ -1,14 +1,21 @@
-"""The `notify:` section: sinks, filters and retry settings validated, bad values named."""
+"""The `notify:` section: sinks, filters and retry settings validated, bad values named; the
+README's example config and payload."""
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from forecaster.config.loading import load_config
-from forecaster.config.notify import NotifyFilters, RetrySettings
+from forecaster.config.notify import NotifyFilters, NotifySettings, RetrySettings
 from forecaster.errors import ConfigError
+from pipelines.notify.payloads import Notice, webhook_body
+from tests.helpers.paths import REPO_ROOT
 
 SINKS = """notify:
   sinks:
@@ -76,3 +83,29 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def readme_notifications() -> str:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    return readme.split("### Notifications", 1)[1].split("\n### ", 1)[0]
+
+
+def test_the_readme_example_config_and_payload_are_what_the_code_takes_and_sends() -> None:
+    section = readme_notifications()
+    config = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)[0])
+    notify = NotifySettings.model_validate(config["notify"])
+    assert [s.type for s in notify.sinks] == ["webhook", "slack"]
+    example = json.loads(re.findall(r"```json\n(.*?)```", section, flags=re.DOTALL)[0])
+    notice = Notice(
+        event_id=example["event_id"],
+        pipeline=example["pipeline"],
+        series=example["series"],
+        start=datetime.fromisoformat(example["start"]),
+        end=datetime.fromisoformat(example["last_point"]),
+        peak_ts=datetime.fromisoformat(example["peak_ts"]),
+        peak_score=example["peak_score"],
+        severity=example["severity"],
+        direction=example["direction"],
+        n_points=example["n_points"],
+    )
+    assert webhook_body(notice, "open", example["idempotency_key"]) == example
