@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from forecaster.errors import ForecasterError
+from pipelines.ops.json_logs import LogFormat
 
 # Heavy modules (pandas, SQLAlchemy, Alembic, TensorFlow) are imported inside the commands
 # that need them, so `forecaster --help` and typos answer at once.
@@ -48,6 +49,9 @@ ConfigOption = Annotated[
     ),
 ]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logging.")]
+LogFormatOption = Annotated[
+    LogFormat, typer.Option("--log-format", help="Log lines as text or one JSON object per line.")
+]
 PipelineOption = Annotated[
     str | None,
     typer.Option("--pipeline", "-p", help="Pipeline name from the config (default: the first)."),

@@ -5,12 +5,26 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipelines.cli.app import ConfigOption, VerboseOption, app, open_app_context, out
+from pipelines.cli.app import (
+    ConfigOption,
+    LogFormatOption,
+    VerboseOption,
+    app,
+    open_app_context,
+    out,
+)
 from pipelines.cli.render import status_table
+from pipelines.ops.json_logs import LogFormat
+
+if TYPE_CHECKING:
+    from forecaster.config.pipeline import PipelineSettings
+    from pipelines.context import AppContext
+    from pipelines.daemon.liveness import SchedulerWatch
+    from pipelines.ops.companion import MetricsCompanion
 
 
 @app.command("daemon")
@@ -22,6 +36,18 @@ def daemon(
     once: Annotated[
         bool, typer.Option("--once", help="Run one detection cycle of each pipeline and exit.")
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve Prometheus /metrics and the /healthz and /readyz probes on this port "
+            "(default: daemon.metrics_port; not with --once).",
+            show_default=False,
+        ),
+    ] = None,
+    log_format: LogFormatOption = LogFormat.text,
     config: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -32,17 +58,24 @@ def daemon(
     daemon per database file runs.
     """
     from pipelines.daemon.companions import Companion, Companions
+    from pipelines.daemon.liveness import SchedulerWatch
     from pipelines.daemon.lock import sqlite_daemon_lock
     from pipelines.daemon.scheduler import run_forever, run_once
     from pipelines.notify.wiring import daemon_notifications
+    from pipelines.ops.json_logs import configure_logs
 
+    configure_logs(log_format, verbose)
     context = open_app_context(config, verbose, models=True)
     logging.getLogger("pipelines").setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("forecaster").setLevel(logging.DEBUG if verbose else logging.INFO)
     chosen = [context.settings.pipeline(name) for name in pipeline] if pipeline else None
     pipelines = chosen or list(context.settings.pipelines)
     stop = _stop_on_signals()
+    watch = SchedulerWatch()
+    metrics = _metrics_companion(context, pipelines, metrics_port, once, watch)
     members: list[Companion] = []  # the parts beside the jobs: metrics, notifications
+    if metrics is not None:
+        members.append(metrics)
     notifications = daemon_notifications(context, once=once)  # the outbox sink and sender
     members += notifications.companions
     beside = Companions(members)
@@ -57,10 +90,38 @@ def daemon(
                     raise typer.Exit(1)
             else:
                 run_forever(
-                    context, pipelines, stop=stop, companions=beside, sink=notifications.sink
+                    context,
+                    pipelines,
+                    stop=stop,
+                    companions=beside,
+                    sink=notifications.sink,
+                    watch=watch,
+                    on_retry=metrics.database_retry if metrics is not None else None,
                 )
     finally:
         context.close()
+
+
+def _metrics_companion(
+    context: AppContext,
+    pipelines: list[PipelineSettings],
+    port: int | None,
+    once: bool,
+    watch: SchedulerWatch,
+) -> MetricsCompanion | None:
+    """The metrics and probes server of --metrics-port (else daemon.metrics_port), if any.
+    A --once run serves nothing: it is over before a scrape, and leaves the port to a daemon
+    that may be running beside it."""
+    from pipelines.ops.companion import MetricsCompanion
+
+    if once:
+        if port is not None:
+            logging.getLogger("pipelines.daemon").warning("--once: --metrics-port is ignored")
+        return None
+    port = port or context.settings.daemon.metrics_port
+    if port is None:
+        return None
+    return MetricsCompanion(context, pipelines, port=port, watch=watch)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -13,6 +13,7 @@ from forecaster.errors import ForecasterError
 from pipelines.cli.app import (
     ConfigOption,
     DaskOption,
+    LogFormatOption,
     PipelineOption,
     VerboseOption,
     WorkersOption,
@@ -27,6 +28,7 @@ from pipelines.cli.app import (
     settings_from,
 )
 from pipelines.cli.render import backfill_table, evaluate_table, literal
+from pipelines.ops.json_logs import LogFormat
 
 if TYPE_CHECKING:
     from pipelines.context import AppContext
@@ -56,6 +58,7 @@ def backfill(
             "(default: a backfill notifies nobody).",
         ),
     ] = False,
+    log_format: LogFormatOption = LogFormat.text,
     config: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -68,8 +71,10 @@ def backfill(
     """
     from pipelines.jobs.backfill import run_pipeline
     from pipelines.notify.wiring import require_sinks
+    from pipelines.ops.json_logs import configure_logs
 
     start_ts, end_ts = parse_range(start, end)
+    configure_logs(log_format, verbose)
     context = open_app_context(config, verbose, models=True)
     try:
         if notify:

@@ -11,7 +11,7 @@ from pipelines.cli.app import app, err
 
 # Importing a command module registers its commands, and `forecaster --help` lists them in
 # import order: keep this order rather than sorting it.
-from pipelines.cli import data, models, detection, daemon, notify, demo, plot, config, db  # noqa: F401  # isort: skip
+from pipelines.cli import data, models, detection, daemon, probe, notify, demo, plot, config, db  # noqa: F401  # isort: skip
 
 
 def main() -> None:

@@ -61,6 +61,7 @@ class CycleReport:
     series: int = 0
     points: int = 0
     anomalies: int = 0
+    events: int = 0  # events opened
     models_trained: int = 0
     seconds: float = 0.0
     stopped: bool = False
@@ -72,6 +73,11 @@ class CycleReport:
     @property
     def failed(self) -> int:
         return len(self.errors)
+
+    @property
+    def status(self) -> str:
+        """As the log line and `pipeline_runs` say it, or `aborted`."""
+        return "aborted" if self.aborted else self.outcome.status
 
     @property
     def outcome(self) -> RunOutcome:
@@ -88,23 +94,43 @@ class CycleReport:
     def count(self, series: SeriesReport) -> None:
         self.points += series.points_scored
         self.anomalies += series.anomalies
+        self.events += series.events
         self.models_trained += series.models_trained
         if series.notes:
             self.notes[series.series] = series.notes[0]
 
     def fail(self, name: str, error: str) -> None:
         self.errors[name] = error
-        log.warning("series %s failed: %s", name, error)
+        fields = {"pipeline": self.pipeline, "job": self.job, "series": name, "error": error}
+        log.warning("series %s failed: %s", name, error, extra=fields)
 
     def log_line(self) -> str:
         """One structured line per cycle (key=value, easy to grep and to parse)."""
-        status = "aborted" if self.aborted else self.outcome.status
         return (
             f"cycle pipeline={self.pipeline} job={self.job} "
-            f"cycle_at={self.cycle_at.isoformat()} status={status} series={self.series} "
+            f"cycle_at={self.cycle_at.isoformat()} status={self.status} series={self.series} "
             f"failed={self.failed} points={self.points} anomalies={self.anomalies} "
             f"models_trained={self.models_trained} seconds={self.seconds:.3f}"
         )
+
+    def log_fields(self) -> dict[str, object]:
+        """The log line's values, for `extra=` (the JSON log format prints them as keys)."""
+        return {
+            "pipeline": self.pipeline,
+            "job": self.job,
+            "cycle_at": self.cycle_at.isoformat(),
+            "status": self.status,
+            "counts": {
+                "series": self.series,
+                "failed": self.failed,
+                "points": self.points,
+                "anomalies": self.anomalies,
+                "events": self.events,
+                "models_trained": self.models_trained,
+            },
+            "duration_seconds": round(self.seconds, 3),
+            "error": self.aborted,
+        }
 
 
 Work = Callable[[list[str], CycleReport, Renew], None]
@@ -121,6 +147,7 @@ class Cycles:
         clock: Clock | None = None,
         stop: threading.Event | None = None,
         on_cycle: Callable[[CycleReport], None] | None = None,
+        on_retry: Callable[[str], None] | None = None,
         sink: SinkFactory = database_sink,
     ) -> None:
         self.context = context
@@ -131,7 +158,9 @@ class Cycles:
         self.stop = stop or threading.Event()
         self.daemon = context.settings.daemon
         self.memory = SeriesMemory()  # each series' recent context, kept between cycles
-        self.retrying = Retrying(str(context.engine.url), self.daemon.retry_seconds, self.stop)
+        self.retrying = Retrying(
+            str(context.engine.url), self.daemon.retry_seconds, self.stop, on_retry=on_retry
+        )
 
     def detect(self, pipeline_name: str, cycle_at: datetime) -> CycleReport:
         """Score every series' new points, write anomalies, events and fresh forecasts."""
@@ -257,10 +286,11 @@ class Cycles:
             report.stopped = self.stop.is_set()
         except DatabaseUnavailable as exc:
             report.aborted = str(exc)
-            log.error("%s cycle of pipeline %s aborted: %s", job, pipeline.name, exc)
+            fields = {"pipeline": pipeline.name, "job": job, "error": str(exc)}
+            log.error("%s cycle of pipeline %s aborted: %s", job, pipeline.name, exc, extra=fields)
         report.seconds = time.perf_counter() - started
         self._finish_run(report)
-        log.info(report.log_line())
+        log.info(report.log_line(), extra=report.log_fields())
         if self.on_cycle is not None:
             self.on_cycle(report)
         return report

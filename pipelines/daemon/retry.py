@@ -39,12 +39,20 @@ class DatabaseUnavailable(DatabaseError):
 
 class Retrying:
     """Runs database steps, retrying with exponential backoff while the database is
-    unreachable, for at most `budget_s` per step; a stop request ends the waiting."""
+    unreachable, for at most `budget_s` per step; a stop request ends the waiting;
+    `on_retry` hears the reason of every retry (the daemon's metrics count them)."""
 
-    def __init__(self, url: str, budget_s: float, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        url: str,
+        budget_s: float,
+        stop: threading.Event,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> None:
         self.url = url
         self.budget_s = budget_s
         self.stop = stop
+        self.on_retry = on_retry
 
     def __call__(self, step: Callable[[], T]) -> T:
         deadline = time.monotonic() + self.budget_s
@@ -64,6 +72,8 @@ class Retrying:
                         f"database {display_url(self.url)} unreachable: {reason}"
                     ) from None
                 log.warning("database problem (%s); retrying in %.1f s", reason, delay)
+                if self.on_retry is not None:
+                    self.on_retry(reason)
                 self.stop.wait(min(delay, remaining))
                 delay = min(delay * 2, MAX_DELAY_S)
 

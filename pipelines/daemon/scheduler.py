@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ from forecaster.config.pipeline import PipelineSettings
 from pipelines.context import AppContext, Clock
 from pipelines.daemon.companions import Companions
 from pipelines.daemon.cycles import CycleReport, Cycles
+from pipelines.daemon.liveness import SchedulerWatch
 from pipelines.daemon.triggers import cycle_time, detect_trigger, retrain_trigger
 from pipelines.detect.sink import SinkFactory, database_sink
 
@@ -46,14 +47,24 @@ def run_forever(
     stop: threading.Event,
     clock: Clock | None = None,
     companions: Companions | None = None,
+    watch: SchedulerWatch | None = None,
     sink: SinkFactory = database_sink,
+    on_retry: Callable[[str], None] | None = None,
 ) -> None:
     """Run the detection and retraining jobs of `pipelines` until `stop` is set, then let the
     job in hand finish its chunk and return; `companions` start before the first cycle, hear
-    of every cycle and stop after the last."""
+    of every cycle and stop after the last; `watch` is given the running scheduler (for the
+    health check) and `on_retry` hears of every database retry."""
     now = clock or context.clock
     beside = companions or Companions()
-    cycles = Cycles(context, clock=now, stop=stop, on_cycle=beside.cycle_finished, sink=sink)
+    cycles = Cycles(
+        context,
+        clock=now,
+        stop=stop,
+        on_cycle=beside.cycle_finished,
+        on_retry=on_retry,
+        sink=sink,  # where the steps' rows go (wrapped to queue notifications)
+    )
     scheduler = make_scheduler(context.settings.daemon.misfire_grace_seconds)
     for pipeline in pipelines:
         detect = detect_trigger(pipeline)
@@ -87,6 +98,8 @@ def run_forever(
         )
     beside.start()
     scheduler.start()
+    if watch is not None:
+        watch.attach(scheduler)
     log.info(
         "daemon %s started: %s",
         cycles.replica,
@@ -96,6 +109,8 @@ def run_forever(
         stop.wait()
     finally:
         log.info("stopping: finishing the chunk in hand")
+        if watch is not None:
+            watch.detach()
         scheduler.shutdown(wait=True)
         beside.stop()
         log.info("daemon %s stopped", cycles.replica)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,22 @@ from sqlalchemy import create_engine, text
 from tests.helpers.cli import FORECASTER
 
 
-def start_daemon(work: Path, log_name: str = "daemon.log") -> subprocess.Popen[bytes]:
+def start_daemon(
+    work: Path, log_name: str = "daemon.log", args: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """`forecaster daemon ARGS` in `work`, its output in work/log_name."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORECASTER_")}
     log = open(work / log_name, "wb")  # noqa: SIM115 - closed by the child's exit
     return subprocess.Popen(
-        [str(FORECASTER), "daemon"], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT
+        [str(FORECASTER), "daemon", *args], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT
     )
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a server the test starts next)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def count_rows(url: str, table: str) -> int:
