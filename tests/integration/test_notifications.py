@@ -17,6 +17,7 @@ from sqlalchemy import select, text, update
 
 from forecaster.config.notify import NotifySettings
 from forecaster.db.repo.outbox import claim_due, outbox_counts
+from forecaster.db.repo.rescoring import clear_detections
 from forecaster.db.repo.series import ensure_series_ids
 from forecaster.db.repo.watermarks import watermark_row
 from forecaster.db.session import transaction
@@ -322,3 +323,17 @@ def test_a_daemon_run_once_sends_what_its_cycle_queued_before_it_exits(
         write(context, step(event(0, 2), watermark=3))
         companion.stop()  # at once: the thread stops, the final drain sends
         assert len(receiver.keys()) == 1
+
+
+def test_a_queued_notification_outlives_its_deleted_event(context: AppContext) -> None:
+    # A correction's re-scoring and `redetect` delete events: what was queued is still sent.
+    with Receiver() as receiver:
+        with_notify(context, notify_settings(receiver.url))
+        write(context, step(event(0, 2), watermark=3))
+        with transaction(context.sessions) as session:
+            clear_detections(session=session, pipeline="default", series_id=1, before=None)
+        [row] = outbox(context)
+        assert row.event_id is None and row.delivered_at is None
+        sender = Sender(context.sessions, context.settings.notify, clock=context.clock)
+        assert sender.deliver_due().delivered == 1
+        assert receiver.keys() == [row.idempotency_key]
