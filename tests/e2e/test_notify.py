@@ -97,11 +97,17 @@ def test_backfill_notify_sends_the_events_it_opens_once(tmp_path: Path) -> None:
         notifying_config(work, url, receiver.url)
         run_cli("db", "upgrade", cwd=work)
         write_series(tmp_path / "s.csv", n=1100)
-        run_cli("ingest", str(tmp_path / "s.csv"), "--series", "s", cwd=work)
-        first = run_cli("backfill", "--notify", cwd=work).stdout
+        for name in ("s", "t"):
+            run_cli("ingest", str(tmp_path / "s.csv"), "--series", name, cwd=work)
+        # In worker processes: each queues its series' notifications in its own transactions.
+        first = run_cli("backfill", "--notify", "--workers", "2", cwd=work).stdout
         sent = len(receiver.keys())
-        assert sent >= 1 and f"notifications: {sent} sent, 0 pending" in first
-        assert any(r.body["start"] <= SPIKE_TIME <= r.body["last_point"] for r in receiver.received)
+        assert sent >= 2 and f"notifications: {sent} sent, 0 pending" in first
+        for name in ("s", "t"):
+            assert any(
+                r.body["series"] == name and r.body["start"] <= SPIKE_TIME <= r.body["last_point"]
+                for r in receiver.received
+            )
         again = run_cli("backfill", "--notify", cwd=work).stdout
         assert "notifications: 0 sent, 0 pending" in again
         assert len(receiver.keys()) == sent == len(set(receiver.keys()))
