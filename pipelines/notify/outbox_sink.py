@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
+from pandas.tseries.offsets import BaseOffset
 from sqlalchemy.orm import Session
 
 from forecaster.config.notify import NotifySettings
@@ -41,7 +42,7 @@ def cannot_grow(
     start: datetime,
     end: datetime,
     watermark: datetime,
-    step: Any,
+    step: BaseOffset,
     merge_gap: int,
     refractory: int,
 ) -> bool:
