@@ -1,5 +1,5 @@
-"""`forecaster demo` end to end, `forecaster plot`, and `demo-feed` with the daemon, as
-subprocesses (the pieces behind them: tests/unit/pipelines/test_demo.py and
+"""`forecaster demo` end to end, `forecaster plot`, and `demo-feed` with the daemon (and its
+notifications), as subprocesses (the pieces behind them: tests/unit/pipelines/test_demo.py and
 tests/integration/test_plot_data.py)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import shlex
 import shutil
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,9 @@ from pipelines.demo.samples import QUICK, found, sample_series, synthetic_series
 from pipelines.demo.tour import CONFIG_FILE, DB_FILE, OUTPUT_DIR
 from tests.helpers.cli import heavy_modules_loaded, run_cli
 from tests.helpers.daemon import start_daemon, wait_for
+from tests.helpers.http import free_port
 from tests.helpers.plots import assert_png
+from tests.helpers.receiver import Receiver
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +172,13 @@ def test_the_daemon_keeps_the_demo_current_while_demo_feed_appends(
             ).fetchall()
 
     before = dict((name, newest) for name, newest, _ in newest_and_watermark())
+    # A webhook that is down while the fed spikes open their events (connections refused).
+    hook = free_port()
+    with (live / CONFIG_FILE).open("a", encoding="utf-8") as config:
+        config.write(
+            f"notify:\n  sinks:\n    - {{name: ops, url: 'http://127.0.0.1:{hook}/'}}\n"
+            "  retry: {first_delay_seconds: 0.2, max_delay_seconds: 1}\n  poll_seconds: 0.5\n"
+        )
     daemon = start_daemon(live)
     try:
         fed = run_cli(
@@ -192,6 +202,15 @@ def test_the_daemon_keeps_the_demo_current_while_demo_feed_appends(
             process=daemon,
         )
         status = run_cli("status", "-c", str(live / CONFIG_FILE), cwd=tmp_path).stdout
+        # The spikes' events are queued with the rows and tried, but nothing could be delivered.
+        wait_for(lambda: all(n >= 1 for _, n, _ in outbox(live)), 30, process=daemon)
+        assert outbox(live) and all(delivered is None for _, _, delivered in outbox(live))
+        with Receiver(hook) as receiver:  # the webhook comes back: each event arrives once
+            wait_for(lambda: all(d is not None for _, _, d in outbox(live)), 30, process=daemon)
+            time.sleep(1.5)  # more sender passes: nothing is sent again
+        keys = sorted(key for key, _, _ in outbox(live))
+        assert sorted(receiver.keys()) == keys and len(set(keys)) == len(keys)
+        assert {r.body["kind"] for r in receiver.received} == {"open"}
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=60) == 0
@@ -210,3 +229,10 @@ def test_the_daemon_keeps_the_demo_current_while_demo_feed_appends(
         first_fed = min(before[name] for name in sensors)
         spikes = db.execute("SELECT count(*) FROM anomalies WHERE ts > ?", (first_fed,)).fetchone()
     assert spikes[0] >= 1  # the fed spikes are flagged as they arrive
+
+
+def outbox(directory: Path) -> list[tuple[str, int, str | None]]:
+    """(idempotency key, attempts, delivered_at) of the demo database's queued notifications."""
+    with sqlite3.connect(directory / DB_FILE, timeout=10) as db:
+        rows = db.execute("SELECT idempotency_key, attempts, delivered_at FROM notification_outbox")
+        return [(key, attempts, delivered) for key, attempts, delivered in rows]

@@ -14,7 +14,8 @@ from sqlalchemy import create_engine, text
 
 from tests.helpers.cli import run_cli
 from tests.helpers.daemon import start_daemon, wait_for
-from tests.helpers.receiver import Receiver, free_port
+from tests.helpers.http import free_port
+from tests.helpers.receiver import Receiver
 from tests.helpers.series import SPIKE_AT, write_config, write_series
 
 SPIKE = pd.Timestamp("2024-05-01", tz="UTC") + SPIKE_AT * pd.Timedelta("15min")

@@ -13,9 +13,9 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers.cli import heavy_modules_loaded, run_cli
-from tests.helpers.daemon import free_port, start_daemon
+from tests.helpers.daemon import start_daemon
 from tests.helpers.databases import BACKENDS, database
-from tests.helpers.http import get
+from tests.helpers.http import free_port, get
 from tests.helpers.series import write_config, write_series
 
 METRICS = {

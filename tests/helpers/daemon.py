@@ -28,13 +28,6 @@ def start_daemon(
     )
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on now (for a server the test starts next)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def count_rows(url: str, table: str) -> int:
     """Rows in one of the service's tables (0 while the database is unreachable)."""
     engine = create_engine(url)

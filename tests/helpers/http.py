@@ -1,7 +1,9 @@
-"""A plain HTTP GET for tests of the daemon's endpoints: the status and body, errors too."""
+"""HTTP for tests of the daemon's endpoints and webhooks: a plain GET (the status and body,
+errors too) and a free port where nothing listens yet."""
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 import urllib.request
 
@@ -14,3 +16,9 @@ def get(url: str) -> tuple[int, str]:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (connecting to it is refused until a server starts)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])

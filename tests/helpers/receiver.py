@@ -1,21 +1,14 @@
 """A real webhook receiver on 127.0.0.1 in a thread: answers 200, 503, or too slowly, and
-records what it was sent; and a free port where nothing listens yet (connections refused)."""
+records what it was sent."""
 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-
-def free_port() -> int:
-    """A port nothing listens on (connecting to it is refused until a receiver starts)."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return int(probe.getsockname()[1])
 
 
 @dataclass

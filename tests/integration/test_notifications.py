@@ -30,8 +30,9 @@ from pipelines.notify.companion import NotifyCompanion
 from pipelines.notify.outbox_sink import OutboxSink
 from pipelines.notify.sender import Sender
 from tests.helpers.daemon import wait_for
+from tests.helpers.http import free_port
 from tests.helpers.pipelines import migrated
-from tests.helpers.receiver import Receiver, free_port
+from tests.helpers.receiver import Receiver
 
 T0 = datetime(2024, 5, 11, 10, 0, tzinfo=UTC)
 STEP = timedelta(minutes=15)

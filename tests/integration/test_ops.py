@@ -25,8 +25,7 @@ from pipelines.jobs.ingest import IngestRequest, ingest_file
 from pipelines.ops.companion import MetricsCompanion
 from pipelines.ops.freshness import FreshnessCollector
 from pipelines.ops.health import Readiness
-from tests.helpers.daemon import free_port
-from tests.helpers.http import get
+from tests.helpers.http import free_port, get
 from tests.helpers.pipelines import migrated
 from tests.helpers.series import write_series
 
