@@ -6,6 +6,7 @@
   backfill   bench.backfill    memory   bench.memory    evaluate   bench.evaluate
   scoring    bench.scoring     daemon   bench.daemon    ingest     bench.ingest
   workers    bench.workers     (walk-forward backfill: 1 process, --workers 2, Dask)
+  operations bench.operations  (daemon cycles with and without metrics and notifications)
 
 `python -m bench COMMAND --help` lists a command's options; `python -m bench.COMMAND` works too.
 `all` runs each benchmark in its own process (so each peak RSS is that benchmark's alone).
@@ -27,7 +28,16 @@ from typing import Any
 
 from bench.common import machine, markdown_table
 
-COMMANDS = ("backfill", "memory", "evaluate", "scoring", "daemon", "ingest", "workers")
+COMMANDS = (
+    "backfill",
+    "memory",
+    "evaluate",
+    "scoring",
+    "daemon",
+    "ingest",
+    "workers",
+    "operations",
+)
 ROOT = Path(__file__).resolve().parent.parent
 NAB = ROOT.parent / "shared" / "data" / "nab"
 QUICK_NAB_FILES = ("artificialWithAnomaly/art_daily_jumpsup.csv",)

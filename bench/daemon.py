@@ -116,8 +116,13 @@ def build(context: AppContext, series: int) -> list[int]:
     return ids
 
 
-def append_point(context: AppContext, ids: list[int], at: pd.Timestamp, seed: int) -> None:
+def append_point(
+    context: AppContext, ids: list[int], at: pd.Timestamp, seed: int, spike_every: int = 0
+) -> None:
+    """One new point per series (with a spike in every `spike_every`-th series, if set)."""
     values = 20 + np.random.default_rng(seed).normal(0, 0.4, len(ids))
+    if spike_every:
+        values[::spike_every] += 15.0
     with context.engine.begin() as connection:
         rows = [
             {"s": s, "t": at.to_pydatetime(), "v": float(v)}
