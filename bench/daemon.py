@@ -18,7 +18,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -189,10 +189,18 @@ def measure(backend: str, series: int, cycles: int, workdir: Path) -> dict[str, 
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+Measure = Callable[[str, int, int, Path], dict[str, Any]]
+Row = Callable[[dict[str, Any]], list[str]]
+
+
+def run_cycle_bench(
+    description: str, cycles_help: str, measure: Measure, headers: list[str], row: Row
+) -> None:
+    """The command line of a daemon-cycle benchmark (this one and bench.operations): each
+    backend measured in turn, then the machine, a markdown table and the optional JSON."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--series", type=int, default=1000)
-    parser.add_argument("--cycles", type=int, default=3, help="Warm cycles (median reported).")
+    parser.add_argument("--cycles", type=int, default=3, help=cycles_help)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
     args = parser.parse_args()
@@ -203,6 +211,12 @@ def main() -> None:
             print(f"{backend}: {args.series} series, one new point each", flush=True)
             figures.append(measure(backend, args.series, args.cycles, Path(scratch)))
     print(f"\nmachine: {machine()}; peak RSS {peak_rss_mib():,.0f} MiB")
+    print(markdown_table(headers, [row(f) for f in figures]))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "figures": figures}, indent=2))
+
+
+def main() -> None:
     headers = [
         "backend",
         "series",
@@ -212,8 +226,9 @@ def main() -> None:
         "detection",
         "database + rest",
     ]
-    rows = [
-        [
+
+    def row(f: dict[str, Any]) -> list[str]:
+        return [
             f["backend"],
             str(f["series"]),
             f"{f['cold_cycle_seconds']:.1f}",
@@ -222,11 +237,8 @@ def main() -> None:
             f"{f['share_detection']:.0%}",
             f"{f['share_database_and_rest']:.0%}",
         ]
-        for f in figures
-    ]
-    print(markdown_table(headers, rows))
-    if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "figures": figures}, indent=2))
+
+    run_cycle_bench(__doc__ or "", "Warm cycles (median reported).", measure, headers, row)
 
 
 if __name__ == "__main__":

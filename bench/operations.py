@@ -12,10 +12,7 @@ Run from the repository root: python -m bench.operations [--series 1000] [--cycl
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,8 +23,8 @@ from pathlib import Path
 from threading import Thread
 from typing import Any
 
-from bench.common import fresh_database, machine, markdown_table, peak_rss_mib
-from bench.daemon import HISTORY, append_point, build
+from bench.common import fresh_database
+from bench.daemon import HISTORY, append_point, build, run_cycle_bench
 from bench.fixtures import FREQUENCY, START
 from forecaster.config.database import DatabaseSettings
 from forecaster.config.notify import NotifySettings, SinkSettings
@@ -136,22 +133,10 @@ def run_cycles(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--series", type=int, default=1000)
-    parser.add_argument("--cycles", type=int, default=3, help="Warm pairs (medians reported).")
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--json", type=Path, help="Also write the figures here.")
-    args = parser.parse_args()
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    figures = []
-    with tempfile.TemporaryDirectory(prefix="forecaster-bench-") as scratch:
-        for backend in backends:
-            print(f"{backend}: {args.series} series, one new point each", flush=True)
-            figures.append(measure(backend, args.series, args.cycles, Path(scratch)))
-    print(f"\nmachine: {machine()}; peak RSS {peak_rss_mib():,.0f} MiB")
     headers = ["backend", "series", "plain cycle (s)", "with operations (s)", "ratio", "sent"]
-    rows = [
-        [
+
+    def row(f: dict[str, Any]) -> list[str]:
+        return [
             f["backend"],
             str(f["series"]),
             f"{f['plain_cycle_seconds_median']:.2f}",
@@ -159,11 +144,8 @@ def main() -> None:
             f"{f['ratio']:.2f}",
             str(f["notifications_received"]),
         ]
-        for f in figures
-    ]
-    print(markdown_table(headers, rows))
-    if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "figures": figures}, indent=2))
+
+    run_cycle_bench(__doc__ or "", "Warm pairs (medians reported).", measure, headers, row)
 
 
 if __name__ == "__main__":
