@@ -40,6 +40,40 @@ def make_scheduler(misfire_grace_seconds: float) -> BackgroundScheduler:
     )
 
 
+def add_jobs(
+    scheduler: BackgroundScheduler, cycles: Cycles, pipeline: PipelineSettings, now: Clock
+) -> None:
+    """A pipeline's jobs: a catch-up detection cycle at once, then detection on its schedule
+    and retraining on its cron or drift check."""
+    detect = detect_trigger(pipeline)
+    retrain = retrain_trigger(pipeline)
+    scheduled = pipeline.training.cron is not None
+
+    def detect_job() -> None:
+        cycles.detect(pipeline.name, cycle_time(detect, now()))
+
+    def retrain_job() -> None:
+        cycles.retrain(pipeline.name, cycle_time(retrain, now()), scheduled=scheduled)
+
+    # A first detection cycle runs at once: it catches up on points missed while down.
+    # (A job of its own: giving the scheduled job a first run now would shift all its
+    # later runs off the UTC-aligned times.) One worker thread runs them one after another.
+    # (APScheduler fires on the wall clock, so the catch-up is due on it, not on `now`.)
+    scheduler.add_job(
+        detect_job,
+        "date",
+        id=f"catch-up:{pipeline.name}",
+        name=f"catch up {pipeline.name}",
+        run_date=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        detect_job, detect, id=f"detect:{pipeline.name}", name=f"detect {pipeline.name}"
+    )
+    scheduler.add_job(
+        retrain_job, retrain, id=f"retrain:{pipeline.name}", name=f"retrain {pipeline.name}"
+    )
+
+
 def run_forever(
     context: AppContext,
     pipelines: Sequence[PipelineSettings],
@@ -67,35 +101,7 @@ def run_forever(
     )
     scheduler = make_scheduler(context.settings.daemon.misfire_grace_seconds)
     for pipeline in pipelines:
-        detect = detect_trigger(pipeline)
-        retrain = retrain_trigger(pipeline)
-        scheduled = pipeline.training.cron is not None
-
-        def detect_job(name: str = pipeline.name, trigger: object = detect) -> None:
-            cycles.detect(name, cycle_time(trigger, now()))
-
-        def retrain_job(
-            name: str = pipeline.name, trigger: object = retrain, scheduled: bool = scheduled
-        ) -> None:
-            cycles.retrain(name, cycle_time(trigger, now()), scheduled=scheduled)
-
-        # A first detection cycle runs at once: it catches up on points missed while down.
-        # (A job of its own: giving the scheduled job a first run now would shift all its
-        # later runs off the UTC-aligned times.) One worker thread runs them one after another.
-        # (APScheduler fires on the wall clock, so the catch-up is due on it, not on `now`.)
-        scheduler.add_job(
-            detect_job,
-            "date",
-            id=f"catch-up:{pipeline.name}",
-            name=f"catch up {pipeline.name}",
-            run_date=datetime.now(UTC),
-        )
-        scheduler.add_job(
-            detect_job, detect, id=f"detect:{pipeline.name}", name=f"detect {pipeline.name}"
-        )
-        scheduler.add_job(
-            retrain_job, retrain, id=f"retrain:{pipeline.name}", name=f"retrain {pipeline.name}"
-        )
+        add_jobs(scheduler, cycles, pipeline, now)
     beside.start()
     scheduler.start()
     if watch is not None:

@@ -9,7 +9,9 @@ import shutil
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -20,7 +22,7 @@ from tests.helpers.cli import heavy_modules_loaded, run_cli
 from tests.helpers.daemon import start_daemon, wait_for
 from tests.helpers.http import free_port
 from tests.helpers.plots import assert_png
-from tests.helpers.receiver import Receiver
+from tests.helpers.receiver import Receiver, outbox
 
 
 @pytest.fixture(scope="module")
@@ -203,12 +205,13 @@ def test_the_daemon_keeps_the_demo_current_while_demo_feed_appends(
         )
         status = run_cli("status", "-c", str(live / CONFIG_FILE), cwd=tmp_path).stdout
         # The spikes' events are queued with the rows and tried, but nothing could be delivered.
-        wait_for(lambda: all(n >= 1 for _, n, _ in outbox(live)), 30, process=daemon)
-        assert outbox(live) and all(delivered is None for _, _, delivered in outbox(live))
+        url = f"sqlite:///{live / DB_FILE}"
+        wait_for(lambda: all_of(outbox(url), lambda tries, _: tries >= 1), 30, process=daemon)
+        assert all_of(outbox(url), lambda _, delivered: delivered is None)
         with Receiver(hook) as receiver:  # the webhook comes back: each event arrives once
-            wait_for(lambda: all(d is not None for _, _, d in outbox(live)), 30, process=daemon)
+            wait_for(lambda: all_of(outbox(url), lambda _, at: at is not None), 30, process=daemon)
             time.sleep(1.5)  # more sender passes: nothing is sent again
-        keys = sorted(key for key, _, _ in outbox(live))
+        keys = sorted(key for key, _, _ in outbox(url))
         assert sorted(receiver.keys()) == keys and len(set(keys)) == len(keys)
         assert {r.body["kind"] for r in receiver.received} == {"open"}
     finally:
@@ -231,8 +234,7 @@ def test_the_daemon_keeps_the_demo_current_while_demo_feed_appends(
     assert spikes[0] >= 1  # the fed spikes are flagged as they arrive
 
 
-def outbox(directory: Path) -> list[tuple[str, int, str | None]]:
-    """(idempotency key, attempts, delivered_at) of the demo database's queued notifications."""
-    with sqlite3.connect(directory / DB_FILE, timeout=10) as db:
-        rows = db.execute("SELECT idempotency_key, attempts, delivered_at FROM notification_outbox")
-        return [(key, attempts, delivered) for key, attempts, delivered in rows]
+def all_of(rows: list[tuple[str, int, Any]], holds: Callable[[int, Any], bool]) -> bool:
+    """Whether there are queued notifications and every one's (attempts, delivered_at) holds
+    (never true of an empty read, e.g. while the daemon held the database's write lock)."""
+    return bool(rows) and all(holds(attempts, delivered) for _, attempts, delivered in rows)

@@ -10,12 +10,11 @@ from typing import Any
 
 import pandas as pd
 import yaml
-from sqlalchemy import create_engine, text
 
 from tests.helpers.cli import run_cli
 from tests.helpers.daemon import start_daemon, wait_for
 from tests.helpers.http import free_port
-from tests.helpers.receiver import Receiver
+from tests.helpers.receiver import Receiver, outbox
 from tests.helpers.series import SPIKE_AT, write_config, write_series
 
 SPIKE = pd.Timestamp("2024-05-01", tz="UTC") + SPIKE_AT * pd.Timedelta("15min")
@@ -34,21 +33,6 @@ def notifying_config(work: Path, url: str, hook: str, **pipeline: Any) -> None:
         "poll_seconds": 0.5,
     }
     path.write_text(yaml.safe_dump(config))
-
-
-def outbox(url: str) -> list[tuple[str, int, Any]]:
-    """(idempotency key, attempts, delivered_at) of every queued notification."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT idempotency_key, attempts, delivered_at FROM notification_outbox")
-            )
-            return [tuple(r) for r in rows]  # type: ignore[misc]
-    except Exception:  # the daemon holds a write lock for a moment
-        return []
-    finally:
-        engine.dispose()
 
 
 def test_a_fed_spike_reaches_a_receiver_that_was_down_exactly_once(tmp_path: Path) -> None:

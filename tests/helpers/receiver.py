@@ -1,5 +1,5 @@
 """A real webhook receiver on 127.0.0.1 in a thread: answers 200, 503, or too slowly, and
-records what it was sent."""
+records what it was sent; and the notifications a database's outbox holds."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from sqlalchemy import create_engine, text
 
 
 @dataclass
@@ -90,3 +92,18 @@ class Receiver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def outbox(url: str) -> list[tuple[str, int, Any]]:
+    """(idempotency key, attempts, delivered_at) of every queued notification."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT idempotency_key, attempts, delivered_at FROM notification_outbox")
+            )
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+    except Exception:  # the daemon holds a write lock for a moment
+        return []
+    finally:
+        engine.dispose()
