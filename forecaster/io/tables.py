@@ -17,7 +17,7 @@ from sqlalchemy.types import Date, DateTime
 
 from forecaster.config.source import TableSourceSettings
 from forecaster.config.validators import series_name_problem
-from forecaster.db.repo.observations import points_from_rows
+from forecaster.db.repo.observations import points_from_rows, two_columns
 from forecaster.db.time_range import TimeRange
 from forecaster.errors import IngestError, SourceError
 from forecaster.io.timestamps import EARLIEST, LATEST, TimeOptions, parse_times
@@ -193,7 +193,7 @@ class TableSource:
     def _to_points(self, rows: Sequence[Any], time_range: TimeRange, name: str) -> pd.Series:
         if not rows:
             return points_from_rows([])
-        times, values = zip(*rows, strict=True)
+        times, values = two_columns(rows)
         index = self._parse_times(pd.Series(times, dtype=object))
         raw_values = pd.Series(values, dtype=object)
         numbers = pd.to_numeric(raw_values, errors="coerce")
