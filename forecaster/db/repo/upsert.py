@@ -48,91 +48,118 @@ def upsert_columns(
 ) -> int:
     """`upsert_rows` of rows given as blocks of columns (the blocks share their column names):
     each column a list, array or DatetimeIndex, or one value for every row of its block."""
-    frame = _rows_frame(table, blocks)
-    if frame.empty:
+    columns, n = _joined_columns(table, blocks)
+    if n == 0:
         return 0
     dialect = session.get_bind().dialect
-    columns = tuple(frame.columns)
+    unique = _last_of_each_key(columns, keys, n)
     # Raw driver writes skip the ORM's autoflush: rows they refer to must be written first.
     session.flush()
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    unique = frame[~frame.duplicated(list(keys), keep="last")]
     try:
         if dialect.name == "postgresql":
-            values = driver_values(dialect, table, unique)
-            _copy_merge(cursor, dialect, table, keys, columns, values)
+            names = tuple(unique)
+            _copy_merge(cursor, dialect, table, keys, names, driver_values(dialect, table, unique))
         elif dialect.name == "sqlite":
-            sql, order = _sqlite_upsert_sql(table, keys, columns)
-            cursor.executemany(sql, driver_values(dialect, table, unique[list(order)]))
+            sql, order = _sqlite_upsert_sql(table, keys, tuple(unique))
+            ordered = {name: unique[name] for name in order}
+            cursor.executemany(sql, driver_values(dialect, table, ordered))
         else:
             raise NotImplementedError(
                 f"upserts are implemented for SQLite and PostgreSQL, not {dialect.name}"
             )
     finally:
         cursor.close()
-    return len(frame)
+    return n
 
 
-def _rows_frame(table: Table, blocks: Sequence[Columns]) -> pd.DataFrame:
-    """The blocks as one frame, scalars repeated over their block: times as aware UTC
-    datetime64, every other column as Python objects (integers and None stay what they are)."""
-    frames = []
+# Columns ready to write: times as naive-UTC datetime64[us] arrays, every other column a list
+# of Python values (integers and None stay what they are).
+Joined = dict[str, Any]
+
+
+def _joined_columns(table: Table, blocks: Sequence[Columns]) -> tuple[Joined, int]:
+    """The blocks as one set of columns, scalars repeated over their block; and the row count.
+    Built from lists and arrays directly: a pandas frame of objects cost more than the write."""
+    parts: dict[str, list[Any]] = {}
+    total = 0
     for block in blocks:
         lengths = {len(v) for v in block.values() if not _is_scalar(v)}
         if len(lengths) != 1:
             raise ValueError(f"columns of one block differ in length (or none is given): {lengths}")
         (n,) = lengths
-        frame = {}
+        total += n
         for name, value in block.items():
             values = [value] * n if _is_scalar(value) else value
             if isinstance(table.c[name].type, UTCDateTime):
-                frame[name] = _utc_times(name, values)
+                parts.setdefault(name, []).append(_utc_times(name, values))
             else:
                 plain = values.tolist() if isinstance(values, np.ndarray) else list(values)
-                frame[name] = pd.Series(plain, dtype=object)
-        frames.append(pd.DataFrame(frame))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+                parts.setdefault(name, []).append(plain)
+    joined: Joined = {}
+    for name, pieces in parts.items():
+        if isinstance(table.c[name].type, UTCDateTime):
+            joined[name] = np.concatenate(pieces)
+        else:
+            joined[name] = [v for piece in pieces for v in piece]
+    return joined, total
+
+
+def _last_of_each_key(columns: Joined, keys: tuple[str, ...], n: int) -> Joined:
+    """The rows without the earlier ones of a repeated key (the last one wins)."""
+    key_columns = [_hashable(columns[k]) for k in keys]
+    last = {key: i for i, key in enumerate(zip(*key_columns, strict=True))}
+    if len(last) == n:
+        return columns
+    kept = np.array(sorted(last.values()))
+    return {
+        name: values[kept] if isinstance(values, np.ndarray) else [values[i] for i in kept]
+        for name, values in columns.items()
+    }
+
+
+def _hashable(values: Any) -> list[Any]:
+    return values.view("int64").tolist() if isinstance(values, np.ndarray) else values
 
 
 def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | datetime)
 
 
-def _utc_times(name: str, values: Any) -> pd.Series:
-    """Aware times (a DatetimeIndex or datetimes; None is NULL) as UTC; naive ones refused,
-    as UTCDateTime refuses them."""
+def _utc_times(name: str, values: Any) -> np.ndarray:
+    """Aware times (a DatetimeIndex or datetimes; None is NULL) as naive UTC datetime64[us];
+    naive ones refused, as UTCDateTime refuses them."""
     if isinstance(values, pd.DatetimeIndex):
         naive = values.tz is None
     else:
         naive = any(v is not None and v.tzinfo is None for v in values)
     if naive:
         raise ValueError(f"naive datetime in {name}: timestamps must be timezone-aware")
-    return pd.Series(pd.to_datetime(values, utc=True))
+    utc = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    return utc.tz_localize(None).to_numpy("datetime64[us]")
 
 
-def driver_values(dialect: Dialect, table: Table, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """The rows as the driver takes them, in the frame's column order: times as UTC text in
-    the format SQLAlchemy stores on SQLite (PostgreSQL parses it with its offset), every
-    other column through its type's bind processing (none for the plain types here)."""
-    columns = []
-    for name in frame.columns:
-        values = frame[name]
+def driver_values(dialect: Dialect, table: Table, columns: Joined) -> list[tuple[Any, ...]]:
+    """The rows as the driver takes them, in the columns' order: times as UTC text in the
+    format SQLAlchemy stores on SQLite (PostgreSQL parses it with its offset), every other
+    column through its type's bind processing (none for the plain types here)."""
+    out = []
+    for name, values in columns.items():
         if isinstance(table.c[name].type, UTCDateTime):
-            columns.append(_utc_text(values, offset=dialect.name == "postgresql"))
+            out.append(_utc_text(values, offset=dialect.name == "postgresql"))
             continue
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        columns.append(values.tolist() if process is None else [process(v) for v in values])
-    return list(zip(*columns, strict=True))
+        out.append(values if process is None else [process(v) for v in values])
+    return list(zip(*out, strict=True))
 
 
-def _utc_text(times: pd.Series, *, offset: bool) -> list[str | None]:
-    """UTC times as 'YYYY-MM-DD HH:MM:SS.ffffff' (+ '+00:00' with `offset`), NaT as None."""
-    naive = times.dt.tz_localize(None).to_numpy("datetime64[us]")
-    text = np.char.replace(np.datetime_as_string(naive, unit="us"), "T", " ")
+def _utc_text(times: np.ndarray, *, offset: bool) -> list[str | None]:
+    """Naive UTC times as 'YYYY-MM-DD HH:MM:SS.ffffff' (+ '+00:00' with `offset`), NaT as None."""
+    text = np.char.replace(np.datetime_as_string(times, unit="us"), "T", " ")
     if offset:
         text = np.char.add(text, "+00:00")
     out: list[str | None] = text.tolist()
-    for i in np.flatnonzero(times.isna().to_numpy()):
+    for i in np.flatnonzero(np.isnat(times)):
         out[i] = None
     return out
 
