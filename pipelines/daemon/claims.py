@@ -16,7 +16,7 @@ from forecaster.db.session import transaction
 from forecaster.detection.decide import Detector
 from forecaster.errors import ForecasterError
 from pipelines.context import AppContext
-from pipelines.daemon.cache import CachingSource, SeriesMemory, remember
+from pipelines.detect.cache import CachingSource, SeriesMemory, remember
 from pipelines.detect.rescore import rewind_corrected
 from pipelines.detect.rows import grouping_of, skipped_rows, step_rows
 from pipelines.detect.run import SeriesReport

@@ -27,10 +27,10 @@ from forecaster.db.session import transaction
 from forecaster.errors import ForecasterError
 from forecaster.messages import exception_summary
 from pipelines.context import AppContext, Clock
-from pipelines.daemon.cache import CachingSource, SeriesMemory, remember
 from pipelines.daemon.claims import process_claim
 from pipelines.daemon.leases import Leases
 from pipelines.daemon.retry import DatabaseUnavailable, Retrying
+from pipelines.detect.cache import CachingSource, SeriesMemory, remember
 from pipelines.detect.run import RunOptions, SeriesReport, StepIO, process_series
 from pipelines.detect.sink import SinkFactory, database_sink
 from pipelines.detect.source import DatabaseSource

@@ -1,11 +1,13 @@
-"""The daemon's memory between cycles, and the caching source that serves a step from it.
+"""A memory of each series' last step, and the caching source that serves the next step from it.
 
-A daemon cycle is mostly many series with a few new points each. Reading each series'
-scoring context (a few thousand points) and running the network over it again every cycle
-dominated a cycle, so the daemon keeps, per series, the raw points and one-step predictions up
-to its watermark and the network state after it; the next cycle reads only the points after
-the watermark and runs the network one step per new point, with bit-for-bit the values a fresh
-pass gives. A claim's states and new points are prefetched in a few queries for all its series.
+A step reads the scoring context before its new points (a few thousand points and their stored
+one-step predictions). The step before it read and produced exactly that context, so the
+daemon (between cycles) and a backfill (between chunks) keep, per series, the raw points and
+one-step predictions up to its watermark, and the network state after it when the step reached
+the newest point; the next step then reads only the points after the watermark (and runs the
+network one step per new point when a state is kept), with bit-for-bit the values a fresh read
+gives. For a daemon claim, the states and new points of all its series are prefetched in a few
+queries.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ class Recent:
     """A series' raw points and stored one-step predictions up to its watermark."""
 
     watermark: pd.Timestamp
-    raw: pd.Series  # raw points as the source returned them, the last one at the watermark
+    raw: pd.Series  # raw points as the source returned them, every one up to the watermark
     predictions: pd.Series  # one-step predictions by target time (finite ones only)
     # The network's state after the watermark's point, valid for that model version only.
     network: NetworkState | None = None
     network_version: int | None = None
+    # `raw` holds every raw point from this time on (None: from the series' first point).
+    read_from: pd.Timestamp | None = None
 
 
 class SeriesMemory:
@@ -76,19 +80,19 @@ class SeriesMemory:
 
 
 def remember(memory: SeriesMemory, pipeline: str, scored: Scored) -> None:
-    """After a step committed: keep what the next cycle needs of it (only a step that reached
-    the newest point and was scored leaves a context to go on from)."""
+    """After a step committed: keep what the next step needs of it. A warm-up step (before the
+    first model) has no predictions, and none are stored before the first cut-off either. The
+    network state is there only when the step reached the newest point (`Scored.network`); the
+    next chunk of a backfill starts its network pass afresh, as after a database read."""
     step = scored.step
-    if scored.model is None or not step.bounds.exhausted:
-        memory.forget(pipeline, step.state.series_id)
-        return
     known = np.isfinite(scored.predicted) & step.span.observed
     recent = Recent(
         watermark=step.last_ts,
         raw=step.raw,
         predictions=pd.Series(scored.predicted[known], index=step.span.index[known]),
         network=scored.network,
-        network_version=scored.model.version_id,
+        network_version=None if scored.model is None else scored.model.version_id,
+        read_from=step.read_from,
     )
     memory.remember(pipeline, step.state.series_id, recent)
 
@@ -164,8 +168,7 @@ class CachingSource:
             new_points = prefetched[1]
         else:
             new_points = self.inner.points(name, wanted)
-        times = recent.raw.index
-        kept = recent.raw[(times >= start) & (times <= recent.watermark)]
+        kept = recent.raw[_inside(recent.raw.index, time_range, recent.watermark)]
         self._recalled[self.state(name).series_id] = recent
         return pd.concat([kept, new_points]) if len(new_points) else kept
 
@@ -173,13 +176,7 @@ class CachingSource:
         recent = self._recalled.get(state.series_id)
         if recent is None:
             return self.inner.predictions(state, time_range)
-        times = recent.predictions.index
-        inside = np.ones(len(times), dtype=bool)
-        if time_range.start is not None:
-            inside &= times >= pd.Timestamp(time_range.start)
-        if time_range.end is not None:
-            inside &= times <= pd.Timestamp(time_range.end)
-        return recent.predictions[inside]
+        return recent.predictions[_inside(recent.predictions.index, time_range)]
 
     def network_state(self, state: SeriesState) -> tuple[int | None, NetworkState] | None:
         recent = self._recalled.get(state.series_id)
@@ -190,15 +187,18 @@ class CachingSource:
     # --- helpers ---------------------------------------------------------------------------
 
     def _covering(self, name: str, start: pd.Timestamp | None) -> Recent | None:
-        """What the daemon remembers of a series at its current watermark, when it reaches
-        back to `start` (then only the points after the watermark need reading)."""
-        if start is None:  # a read from the first point: the memory may not hold it
-            return None
+        """What is remembered of a series at its current watermark, when it holds every raw
+        point from `start` (None: from the first point) to the watermark: then only the points
+        after the watermark need reading."""
         state = self.state(name)
         if state.watermark is None:
             return None
         recent = self.memory.recall(self.inner.pipeline, state.series_id, state.watermark)
-        if recent is None or not len(recent.raw) or recent.raw.index[0] > start:
+        if recent is None or not len(recent.raw):
+            return None
+        if recent.read_from is None:  # read from the series' first point: holds any start
+            return recent
+        if start is None or recent.read_from > start:
             return None
         return recent
 
@@ -206,3 +206,16 @@ class CachingSource:
     def _after(recent: Recent, time_range: TimeRange) -> TimeRange:
         """The part of a read that lies after the remembered watermark."""
         return TimeRange.after(recent.watermark.to_pydatetime(), time_range.end)
+
+
+def _inside(times: pd.Index, time_range: TimeRange, last: pd.Timestamp | None = None) -> np.ndarray:
+    """Which of `times` lie in `time_range` (and not after `last`, when given)."""
+    inside = np.ones(len(times), dtype=bool)
+    if time_range.start is not None:
+        start = pd.Timestamp(time_range.start)
+        inside &= (times > start) if time_range.start_exclusive else (times >= start)
+    if time_range.end is not None:
+        inside &= times <= pd.Timestamp(time_range.end)
+    if last is not None:
+        inside &= times <= last
+    return inside

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from forecaster.db.session import transaction
 from forecaster.db.time_range import TimeRange
 from forecaster.detection.decide import Detector
 from pipelines.context import AppContext
+from pipelines.detect.cache import CachingSource, SeriesMemory, remember
 from pipelines.detect.rescore import rewind_corrected
 from pipelines.detect.rows import StepRows, grouping_of, skipped_rows, step_rows
 from pipelines.detect.sink import DatabaseSink, StepSink
@@ -88,6 +90,20 @@ def database_io(context: AppContext, pipeline: PipelineSettings) -> StepIO:
     """Read every step from the database and write its rows there."""
     series = context.source(pipeline.name)
     return StepIO(source=lambda session: DatabaseSource(session, pipeline.name, series))
+
+
+def cached_io(context: AppContext, pipeline: PipelineSettings) -> StepIO:
+    """`database_io` through a memory of the series' last step (detect/cache.py): each chunk
+    after the first reads only its new points, since the chunk before it read its context and
+    scored it. One memory per call: use one per series (a backfill task)."""
+    memory = SeriesMemory()
+    series = context.source(pipeline.name)
+    return StepIO(
+        source=lambda session: CachingSource(
+            DatabaseSource(session, pipeline.name, series), memory
+        ),
+        committed=partial(remember, memory, pipeline.name),
+    )
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 A step reads a series' state (watermark, models, last event), its raw points, the one-step
 predictions stored for points scored earlier and, where one is kept, the network state after
-the watermark. The daemon wraps this source in a caching one (pipelines/daemon/cache.py); an
-in-memory source can stand in for both.
+the watermark. The daemon and backfill wrap this source in a caching one (detect/cache.py);
+an in-memory source can stand in for both.
 """
 
 from __future__ import annotations

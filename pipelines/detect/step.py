@@ -59,6 +59,9 @@ class Step:
     # of the decisions' history: the same inputs a full replay would have); None: none needed.
     stored: pd.Series | None
     carried: tuple[int | None, NetworkState] | None  # the network state kept at the watermark
+    # Where the read began: `raw` holds every raw point from here on (None: from the series'
+    # first point), so a step remembered from it serves a later read that starts no earlier.
+    read_from: pd.Timestamp | None = None
 
     @property
     def last_ts(self) -> pd.Timestamp:
@@ -152,7 +155,7 @@ def read_step(
         )
         stored = source.predictions(state, scored_before)
     carried = source.network_state(state)
-    return Step(state, raw, span.head(bounds.stop), bounds, stored, carried)
+    return Step(state, raw, span.head(bounds.stop), bounds, stored, carried, plan.start)
 
 
 def read_points(

@@ -12,7 +12,7 @@ from forecaster.db.session import transaction
 from forecaster.errors import ConfigError
 from pipelines.context import AppContext
 from pipelines.daemon.companions import Companion
-from pipelines.detect.run import StepIO, database_io
+from pipelines.detect.run import StepIO, cached_io
 from pipelines.detect.sink import SinkFactory, database_sink
 from pipelines.notify.companion import NotifyCompanion
 from pipelines.notify.outbox_sink import with_outbox
@@ -47,9 +47,10 @@ def daemon_notifications(context: AppContext, *, once: bool = False) -> Notifica
 
 
 def backfill_io(context: AppContext, pipeline: PipelineSettings, *, notify: bool) -> StepIO:
-    """A backfill's reads and writes: the database's, its sink wrapped to queue notifications
-    when asked (`backfill --notify`)."""
-    io = database_io(context, pipeline)
+    """A backfill's reads and writes: the database's, each chunk's context served from the
+    chunk before it (a memory per call: one per series), its sink wrapped to queue
+    notifications when asked (`backfill --notify`)."""
+    io = cached_io(context, pipeline)
     return replace(io, sink=with_outbox(context.settings, io.sink)) if notify else io
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipelines.daemon.cache import Recent, SeriesMemory
+from pipelines.detect.cache import Recent, SeriesMemory
 
 MARK = pd.Timestamp("2024-01-01 12:00", tz="UTC")
 
