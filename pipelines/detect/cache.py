@@ -104,7 +104,8 @@ class CachingSource:
     def __init__(self, inner: DatabaseSource, memory: SeriesMemory) -> None:
         self.inner = inner
         self.memory = memory
-        self._states: dict[str, SeriesState] = {}
+        self._states: dict[str, SeriesState] = {}  # a claim's, prefetched
+        self._read_states: dict[str, SeriesState] = {}  # read one by one, outside a claim
         self._newest: dict[str, pd.Timestamp | None] = {}
         self._new_points: dict[str, tuple[TimeRange, pd.Series]] = {}
         self._recalled: dict[int, Recent] = {}  # served from memory in this source's reads
@@ -144,7 +145,10 @@ class CachingSource:
             return self._states[name]
         if self._states:  # a prefetched claim: the series has no row
             raise SeriesNotFound(f"series {name!r} has no row in the series table")
-        return self.inner.state(name)
+        # Read once per source (one transaction): a step asks for it several times.
+        if name not in self._read_states:
+            self._read_states[name] = self.inner.state(name)
+        return self._read_states[name]
 
     def oldest(self, name: str) -> pd.Timestamp | None:
         return self.inner.oldest(name)
