@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from forecaster.db.repo.observations import (
+    count_observations,
     first_observations,
     newest_observations_of,
     observation_edge,
@@ -52,6 +53,10 @@ class ObservationsSource:
     def oldest(self, session: Session, name: str) -> pd.Timestamp | None:
         series = get_series(session=session, name=name)
         return observation_edge(session=session, series_id=series.id, newest=False)
+
+    def count(self, session: Session, name: str, time_range: TimeRange = TimeRange()) -> int:
+        series = get_series(session=session, name=name)
+        return count_observations(session=session, series_id=series.id, time_range=time_range)
 
     def first(self, session: Session, name: str, count: int) -> pd.Series:
         series = get_series(session=session, name=name)

@@ -45,6 +45,10 @@ class SeriesSource(Protocol):
         """The series' first `count` points (as `read` returns them)."""
         ...
 
+    def count(self, session: Session, name: str, time_range: TimeRange = TimeRange()) -> int:
+        """How many points `read` returns for `time_range` (for progress bars)."""
+        ...
+
 
 def make_source(settings: TableSourceSettings | None) -> SeriesSource:
     """The source a pipeline's `source:` section describes (None: own observations)."""

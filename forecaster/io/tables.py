@@ -70,6 +70,11 @@ class TableSource:
     def read_many(self, session: Session, ranges: Mapping[str, TimeRange]) -> dict[str, pd.Series]:
         return {name: self.read(session, name, r) for name, r in ranges.items()}
 
+    def count(self, session: Session, name: str, time_range: TimeRange = TimeRange()) -> int:
+        # Rows that `read` drops (unparseable times, out-of-range after conversion) must not
+        # count, so this reads them: a user's table has no cheaper exact count.
+        return len(self.read(session, name, time_range))
+
     def newest(self, session: Session, name: str) -> pd.Timestamp | None:
         return self._edge(session, name, newest=True)
 

@@ -194,7 +194,7 @@ def pending_points(
 ) -> int:
     """Raw points after the watermark (for progress bars)."""
     with transaction(context.sessions) as session:
-        source = database_io(context, pipeline).source(session)
+        source = DatabaseSource(session, pipeline.name, context.source(pipeline.name))
         mark = source.state(name).watermark
         after = TimeRange.after(None if mark is None else mark.to_pydatetime(), until)
-        return len(source.points(name, after))
+        return source.series.count(session, name, after)

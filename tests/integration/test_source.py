@@ -95,6 +95,8 @@ def test_time_range_bounds_and_null_values(
         after = source.read(session, "pump", TimeRange.after(start, end))
     assert list(inclusive.index.hour) == [2, 3, 4, 5, 6]
     assert list(after.index.hour) == [3, 4, 5, 6]
+    with sessions() as session:
+        assert source.count(session, "pump", TimeRange.after(start, end)) == 4
     assert inclusive.isna().sum() == 1  # a NULL reading is a gap, not a dropped row
 
 
@@ -181,6 +183,10 @@ def test_observations_source(sessions: sessionmaker[Session]) -> None:
         assert source.series_names(session) == ["s"]
         points = source.read(session, "s", TimeRange.after(index[1].to_pydatetime()))
         assert list(points) == [3.0, 4.0]
+        # What progress bars count: the points `read` returns, without reading them.
+        assert source.count(session, "s", TimeRange.after(index[1].to_pydatetime())) == 2
+        assert source.count(session, "s", TimeRange(end=index[2].to_pydatetime())) == 3
+        assert source.count(session, "s") == 4
         with pytest.raises(SeriesNotFound, match="no series named 'nope'"):
             source.read(session, "nope")
 

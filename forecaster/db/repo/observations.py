@@ -110,6 +110,16 @@ def read_observations(
     return read_point_rows(session, statement)
 
 
+def count_observations(
+    *, session: Session, series_id: int, time_range: TimeRange = TimeRange()
+) -> int:
+    """How many points `read_observations` returns for `time_range`."""
+    table = Observation.__table__.c
+    statement = select(func.count()).select_from(Observation.__table__)
+    statement = time_range.filter(statement.where(table.series_id == series_id), table.ts)
+    return int(session.execute(statement).scalar_one())
+
+
 def first_observations(*, session: Session, series_id: int, count: int) -> pd.Series:
     """A series' first `count` points (as `read_observations`)."""
     table = Observation.__table__.c
