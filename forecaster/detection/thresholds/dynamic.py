@@ -93,16 +93,22 @@ class DynamicThreshold(WindowedThreshold):
         if not std > 0:
             return mean
         eps = mean + self._z * std
-        above = history[None, :] > eps[:, None]
-        below = ~above
-        n_above = above.sum(axis=1)
-        n_below = history.size - n_above  # >= 1: some errors are <= the mean
-        mean_below = np.where(below, history, 0.0).sum(axis=1) / n_below
-        dev = np.where(below, history[None, :] - mean_below[:, None], 0.0)
-        std_below = np.sqrt((dev * dev).sum(axis=1) / n_below)
-        run_starts = above.copy()
-        run_starts[:, 1:] &= ~(above[:, :-1] & linked[None, 1:])
-        n_runs = run_starts.sum(axis=1)
+        # The errors above each ε, counted on the sorted errors (a z grid by window matrix cost
+        # ~4x more): n_below = how many are <= ε; the sums below ε are prefix sums of the sorted
+        # deviations from the mean (well conditioned); a run above ε starts at each error above
+        # it except where it follows, linked, an error above it too (both above: their min is).
+        ordered = np.sort(history)
+        n_below = np.searchsorted(ordered, eps, side="right")  # >= 1: some errors <= the mean
+        n_above = history.size - n_below
+        deviation = ordered - mean
+        sums = np.concatenate([[0.0], np.cumsum(deviation)])[n_below]
+        squares = np.concatenate([[0.0], np.cumsum(deviation * deviation)])[n_below]
+        shift_below = sums / n_below  # mean below ε, minus the mean
+        mean_below = mean + shift_below
+        std_below = np.sqrt(np.maximum(squares / n_below - shift_below * shift_below, 0.0))
+        pair_min = np.sort(np.minimum(history[:-1], history[1:])[linked[1:]])
+        joined = pair_min.size - np.searchsorted(pair_min, eps, side="right")
+        n_runs = n_above - joined
         gain = (mean - mean_below) / mean + (std - std_below) / std
         score = np.where(n_above > 0, gain / np.maximum(n_runs**2 + n_above, 1), -np.inf)
         if not np.any(score > 0):

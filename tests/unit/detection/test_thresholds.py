@@ -84,6 +84,49 @@ def test_dynamic_level_hand_computed() -> None:
     assert not early.anomalous[:5].any()
 
 
+def literal_level(history: np.ndarray, linked: np.ndarray, threshold: DynamicThreshold) -> float:
+    """Hundman's ε on one fit window, z by z as the definition reads: the reference the
+    sorted-error computation of DynamicThreshold is checked against."""
+    mean, std = float(history.mean()), float(history.std())
+    if not std > 0:
+        return mean
+    best_eps, best_score = mean + threshold.z_max * std, 0.0
+    z = threshold.z_min
+    while z <= threshold.z_max + 1e-9:
+        eps = mean + z * std
+        above = history > eps
+        below = history[~above]
+        n_runs = int(above[0]) + int(np.sum(above[1:] & ~(above[:-1] & linked[1:])))
+        if above.any():
+            gain = (mean - below.mean()) / mean + (std - below.std()) / std
+            score = gain / (n_runs**2 + int(above.sum()))
+            if score > 0 and score >= best_score:  # ties go to the larger z
+                best_eps, best_score = eps, score
+        z += threshold.z_step
+    return best_eps
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dynamic_level_matches_the_definition(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    errors, steps = messy_series(400, seed)
+    if seed % 2:  # ties: errors on a coarse grid of values
+        errors = np.round(errors * 4) / 4
+    threshold = DynamicThreshold(window=150, refit_every=1, min_history=20, prune=0.0)
+    result = threshold.decide(errors, steps)
+    series = validate_errors(errors, steps, 0, None)
+    checked = 0
+    for position in rng.choice(np.flatnonzero(np.isfinite(result.threshold)), 40):
+        end = int(np.searchsorted(series.finite_pos, position, side="right"))
+        begin = max(0, end - threshold.window)
+        linked = series.linked[begin:end].copy()
+        linked[0] = False
+        expected = literal_level(series.finite_values[begin:end], linked, threshold)
+        assert math.isclose(result.threshold[position], expected, rel_tol=1e-12), position
+        checked += 1
+    assert checked == 40
+
+
 def test_dynamic_level_falls_back_to_z_max_and_constant_history() -> None:
     threshold = DynamicThreshold(
         window=6, refit_every=6, min_history=6, z_min=2.0, z_max=3.0, prune=0.0
