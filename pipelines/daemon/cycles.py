@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
@@ -30,10 +30,9 @@ from pipelines.context import AppContext, Clock
 from pipelines.daemon.claims import process_claim
 from pipelines.daemon.leases import Leases
 from pipelines.daemon.retry import DatabaseUnavailable, Retrying
-from pipelines.detect.cache import CachingSource, SeriesMemory, remember
-from pipelines.detect.run import RunOptions, SeriesReport, StepIO, process_series
+from pipelines.detect.cache import SeriesMemory
+from pipelines.detect.run import RunOptions, SeriesReport, cached_io, process_series
 from pipelines.detect.sink import SinkFactory, database_sink
-from pipelines.detect.source import DatabaseSource
 from pipelines.jobs.retrain import retrain_if_needed
 
 log = logging.getLogger(__name__)
@@ -239,14 +238,7 @@ class Cycles:
         self, pipeline: PipelineSettings, name: str, report: CycleReport, renew: Renew
     ) -> None:
         """A series' remaining chunks, step by step, through the daemon's memory."""
-        series = self.context.source(pipeline.name)
-        io = StepIO(
-            source=lambda session: CachingSource(
-                DatabaseSource(session, pipeline.name, series), self.memory
-            ),
-            committed=partial(remember, self.memory, pipeline.name),
-            sink=self.sink,
-        )
+        io = replace(cached_io(self.context, pipeline, self.memory), sink=self.sink)
         result = process_series(
             self.context,
             pipeline,

@@ -92,11 +92,14 @@ def database_io(context: AppContext, pipeline: PipelineSettings) -> StepIO:
     return StepIO(source=lambda session: DatabaseSource(session, pipeline.name, series))
 
 
-def cached_io(context: AppContext, pipeline: PipelineSettings) -> StepIO:
-    """`database_io` through a memory of the series' last step (detect/cache.py): each chunk
+def cached_io(
+    context: AppContext, pipeline: PipelineSettings, memory: SeriesMemory | None = None
+) -> StepIO:
+    """`database_io` through a memory of each series' last step (detect/cache.py): each chunk
     after the first reads only its new points, since the chunk before it read its context and
-    scored it. One memory per call: use one per series (a backfill task)."""
-    memory = SeriesMemory()
+    scored it. Without `memory`, a new one for this call: use one call per series (a backfill
+    task); the daemon passes the memory it keeps between cycles."""
+    memory = SeriesMemory() if memory is None else memory
     series = context.source(pipeline.name)
     return StepIO(
         source=lambda session: CachingSource(
