@@ -64,6 +64,15 @@ class ModelSettings(StrictModel):
         "dominates the training loss nor echoes one season later; forecasts still start "
         "from the unclipped last value, so a real level shift is followed.",
     )
+    persistence_fallback: float | None = Field(
+        default=1.2,
+        gt=0,
+        description="A trained network whose one-step MAE on the validation span exceeds this "
+        "multiple of the last-value forecast's there is not used: the model then forecasts "
+        "the last value (metrics `forecast: persistence`), so a network that learned less than "
+        "repeating the last point (too little history, a pattern not seen yet) raises no "
+        "alarms of its own. null: always the network.",
+    )
     seed: int = Field(default=0, description="Mixed with the series name into the model seed.")
 
     @field_validator("seasonality")

@@ -29,6 +29,9 @@ class TrainedModel:
     trained_to: pd.Timestamp
     seed: int
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Forecast the last value at every step instead of the network's output (the network did
+    # worse than that on its validation span: `ModelSettings.persistence_fallback`).
+    persistence: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ def horizon_outputs(
     # from the unclipped scaled value (float64): where it lies beyond the clip bounds (a
     # level shift out of the training range) forecasts still follow it.
     last_value = model.scaler.transform(series.values[plan.targets - 1])
+    if model.persistence:  # no change from the last value at any step; no network state
+        return np.repeat(last_value[:, None], model.settings.horizon, axis=1), plan.targets, None
     forward = RecurrentForward(model.settings, model.weights)
     outputs, kept = predict_plan(
         forward, inputs, plan, resume=_run_state(series, resume), keep=keep

@@ -216,6 +216,7 @@ def _meta(pipeline: str, series: str, version: int, model: TrainedModel) -> dict
         "trained_to": model.trained_to.isoformat(),
         "seed": model.seed,
         "metrics": json_safe(model.metrics),
+        "forecast": "persistence" if model.persistence else "network",
         "weight_shapes": [list(w.shape) for w in model.weights],
         "libraries": {
             "python": platform.python_version(),
@@ -247,6 +248,7 @@ def _model_from_meta(meta: dict[str, Any]) -> tuple[TrainedModel, tuple[str, str
         trained_to=pd.Timestamp(meta["trained_to"]),
         seed=int(meta["seed"]),
         metrics=dict(meta.get("metrics", {})),
+        persistence=meta.get("forecast") == "persistence",  # older models: the network
     )
     return model, (str(meta["pipeline"]), str(meta["series"]), int(meta["version"]))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -74,8 +74,24 @@ def train_model(
     )
     evaluated_from = val_start if len(validation) else 0
     band, metrics = _evaluate(model, series, evaluated_from)
+    if _worse_than_persistence(metrics, settings.persistence_fallback):
+        network_mae = metrics["mae"]
+        model = replace(model, persistence=True)
+        # The last value learns nothing from the span: all of it measures its error (a short
+        # validation span may miss the large changes, e.g. a daily pattern's switch).
+        band, metrics = _evaluate(model, series, 0)
+        metrics["network_mae"] = network_mae
     metrics.update(_fit_metrics(fit, series, train, validation), warm_start=warm is not None)
-    return TrainedModel(**{**model.__dict__, "band": band, "metrics": metrics})
+    if model.persistence:
+        metrics["band_from"] = "training"
+    metrics["forecast"] = "persistence" if model.persistence else "network"
+    return replace(model, band=band, metrics=metrics)
+
+
+def _worse_than_persistence(metrics: dict[str, Any], ratio: float | None) -> bool:
+    """Whether the network's one-step MAE exceeds `ratio` times the last value's (NaN: no)."""
+    mae, naive = metrics["mae"], metrics["naive_mae"]
+    return ratio is not None and bool(mae > ratio * naive)
 
 
 def _split_sequences(

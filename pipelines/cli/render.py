@@ -15,6 +15,7 @@ from forecaster.vocabulary import MAX_EXAMPLES
 # Only for annotations: the result types live in modules that import pandas or SQLAlchemy.
 if TYPE_CHECKING:
     from forecaster.db.repo.series import SeriesSummary
+    from forecaster.model.predict import TrainedModel
     from pipelines.demo.tour import DemoResult
     from pipelines.jobs.backfill import RunResult
     from pipelines.jobs.evaluate import Evaluation
@@ -137,8 +138,16 @@ def train_summary(series: str, active: ActiveModel) -> str:
         f"  one-step error on the {metrics.get('band_from')} span: "
         f"MAE {number_text(metrics.get('mae'))}"
         f" (naive last-value MAE {number_text(metrics.get('naive_mae'))}, series std "
-        f"{number_text(metrics.get('series_std'))})"
+        f"{number_text(metrics.get('series_std'))})" + _persistence_note(m)
     )
+
+
+def _persistence_note(model: TrainedModel) -> str:
+    """Why a model forecasts the last value: the network's own error was larger."""
+    if not model.persistence:
+        return ""
+    network = number_text(model.metrics.get("network_mae"))
+    return f"\n  forecasts the last value: the network's MAE {network} was larger"
 
 
 def forecast_table(series: str, report: ForecastReport) -> Table:

@@ -282,3 +282,37 @@ def test_missing_and_corrupt_artifacts(
     (path / "meta.json").write_text(json.dumps({"format_version": 99}))
     with pytest.raises(ModelArtifactError, match="format_version"):
         store.load_model(tmp_path, "default", "s", pool.for_settings)
+
+
+def test_a_network_worse_than_the_last_value_forecasts_the_last_value(
+    tmp_path: Path, pool: NetworkPool, sine_model: tuple[TrainedModel, RegularSeries]
+) -> None:
+    kept, series = sine_model
+    assert not kept.persistence and kept.metrics["forecast"] == "network"  # it beats naive
+    # A network must be 100 times better than the last value to be used: this one is not.
+    strict = TINY.model_copy(update={"persistence_fallback": 0.01})
+    model = train(pool, series, strict)
+    assert model.persistence and model.metrics["forecast"] == "persistence"
+    assert model.metrics["network_mae"] == pytest.approx(kept.metrics["mae"])
+    assert model.metrics["mae"] == pytest.approx(model.metrics["naive_mae"])
+    positions = np.arange(len(series) - 50, len(series))
+    predicted = one_step_predictions(model, series, positions)
+    np.testing.assert_allclose(predicted, series.values[positions - 1])
+    predicted_too, ahead, state = predict_and_forecast(model, series, positions)
+    np.testing.assert_array_equal(predicted_too, predicted)
+    assert ahead is not None and state is None
+    np.testing.assert_allclose(ahead.predicted, np.full(TINY.horizon, series.values[-1]))
+    # The band: quantiles of the last value's own validation residuals, around it.
+    assert ahead.lower[0] < ahead.predicted[0] < ahead.upper[0]
+    path = store.save_model(tmp_path, "default", "s", 1, model, pool.for_settings(strict))
+    assert json.loads((path / "meta.json").read_text())["forecast"] == "persistence"
+    stored = store.load_model(tmp_path, "default", "s", pool.for_settings)
+    assert stored.model.persistence
+    np.testing.assert_array_equal(one_step_predictions(stored.model, series, positions), predicted)
+
+
+def test_the_fallback_can_be_turned_off(pool: NetworkPool) -> None:
+    series = make_series(noisy_sine(600))
+    settings = TINY.model_copy(update={"persistence_fallback": None, "epochs": 1})
+    model = train(pool, series, settings)
+    assert not model.persistence and "network_mae" not in model.metrics
