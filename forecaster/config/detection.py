@@ -93,6 +93,14 @@ class DetectionSettings(StrictModel):
         "likelihood scorer 0.97 is a recent mean 1.9 sigma above the long history's; with the "
         "tail scorer, z = 5.7 (score = z²/(1+z²)). The other rules score from it upwards.",
     )
+    min_error: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="A forecast-rule point's own error must also reach this multiple of the "
+        "model's validation RMSE: an error the model makes routinely is no anomaly, however "
+        "quiet the recent errors were (0: no such floor; no floor either without a usable "
+        "RMSE).",
+    )
     extreme: ExtremeSettings = Field(
         default_factory=ExtremeSettings,
         description="Residuals beyond a large multiple of the model's validation RMSE are "

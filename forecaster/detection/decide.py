@@ -55,7 +55,8 @@ class Detector:
     smoothed (truncated EWMA), scored and thresholded; a side is anomalous at a point whose
     smoothed error crosses its threshold with a score of at least `min_score` and whose own
     error reaches that threshold too (so the smoothed tail after a spike flags no normal
-    point), unless the season explains the error (`seasonal`). Beside it, `rules` (extreme
+    point) and `min_error` times the model's validation RMSE, unless the season explains the
+    error (`seasonal`). Beside it, `rules` (extreme
     residuals, stuck runs, the value range) flag points of their own; any rule makes a point
     anomalous, and the one with the highest score reports it."""
 
@@ -64,6 +65,7 @@ class Detector:
     scorer: Scorer
     threshold: Threshold
     min_score: float
+    min_error: float = 0.0
     seasonal: SeasonalSettings = field(default_factory=lambda: SeasonalSettings(enabled=False))
     rules: tuple[Rule, ...] = ()
 
@@ -75,6 +77,7 @@ class Detector:
             scorer=scorer_from(settings.scorer),
             threshold=threshold_from(settings.threshold),
             min_score=settings.min_score,
+            min_error=settings.min_error,
             seasonal=settings.seasonal,
             rules=rules_from(settings),
         )
@@ -144,9 +147,12 @@ class Detector:
         scores = self.scorer.score(smoothed, start)
         # A point is anomalous by its own error, not by the smoothed memory of an earlier one:
         # its error must reach the threshold and a share of the smoothed error (a point after
-        # a spike, with an ordinary error, is in the spike's tail). NaN: False.
+        # a spike, with an ordinary error, is in the spike's tail), and be more than the
+        # model's routine error (`min_error` RMSEs). NaN: False.
+        floor = self.min_error * reference_scale if reference_scale else 0.0
         with np.errstate(invalid="ignore"):
-            own = errors[start:] >= np.maximum(result.threshold, OWN_SHARE * smoothed[start:])
+            level = np.maximum(result.threshold, OWN_SHARE * smoothed[start:])
+            own = errors[start:] >= np.maximum(level, floor)
         flagged = result.anomalous & own & np.isfinite(scores) & (scores >= self.min_score)
         return SideDecisions(result.threshold, np.nan_to_num(scores, nan=-1.0), flagged)
 

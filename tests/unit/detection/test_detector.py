@@ -218,3 +218,24 @@ def test_signals_list_every_rule_that_flagged_a_point() -> None:
     assert result.anomalous[at] and result.signals[at] == "forecast,range"
     assert set(result.signals[result.anomalous]) <= {"forecast", "forecast,range"}
     assert result.rule[at] in {"forecast", "range"}
+
+
+def test_an_error_the_model_makes_routinely_is_no_anomaly_after_a_quiet_spell() -> None:
+    rng = np.random.default_rng(10)
+    n = 600
+    predicted = np.zeros(n)
+    values = rng.normal(0, 0.01, n)  # a quiet spell: errors far below the model's RMSE (1)
+    values[450] += 0.8  # unusual for the spell, routine for the model
+    values[520] += 5.0  # unusual for both
+    no_range = {"scorer": SCORER, "threshold": WINDOW, "range": {"enabled": False}}
+
+    def flagged(min_error: float) -> list[int]:
+        settings = DetectionSettings.model_validate({**no_range, "min_error": min_error})
+        result = Detector.from_settings(settings).decide(
+            values, np.ones(n, bool), predicted, np.arange(n), 300, reference_scale=1.0
+        )
+        return [int(p) for p in result.positions[result.anomalous]]
+
+    assert {450, 520} <= set(flagged(0.0))
+    assert flagged(2.0) == [520]
+    assert 450 in flagged(0.7) and 450 not in flagged(0.9)  # 0.8 RMSE: the floor decides
