@@ -56,9 +56,9 @@ class Detector:
     smoothed error crosses its threshold with a score of at least `min_score` and whose own
     error reaches that threshold too (so the smoothed tail after a spike flags no normal
     point) and `min_error` times the model's validation RMSE, unless the season explains the
-    error (`seasonal`). Beside it, `rules` (extreme
-    residuals, stuck runs, the value range) flag points of their own; any rule makes a point
-    anomalous, and the one with the highest score reports it."""
+    error (`seasonal`). Beside it, `rules` (extreme residuals, stuck runs, the value range)
+    flag points of their own; any rule makes a point anomalous, and the one with the highest
+    score reports it."""
 
     smoothing_span: int
     smoothing_length: int

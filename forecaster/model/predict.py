@@ -70,8 +70,6 @@ def horizon_outputs(
     the point before targets[k]). Cost: about (len(positions) + window + chunk) cell steps,
     or the steps after `resume` (a state kept by an earlier call with the same model).
     """
-    period = seasonal_period(model.settings.seasonality, model.frequency)
-    inputs = model_inputs(series, model.scaler, model.settings.calendar, period)
     plan = scoring_plan(
         series.steps,
         series.segment_starts,
@@ -85,6 +83,8 @@ def horizon_outputs(
     last_value = model.scaler.transform(series.values[plan.targets - 1])
     if model.persistence:  # no change from the last value at any step; no network state
         return np.repeat(last_value[:, None], model.settings.horizon, axis=1), plan.targets, None
+    period = seasonal_period(model.settings.seasonality, model.frequency)
+    inputs = model_inputs(series, model.scaler, model.settings.calendar, period)
     forward = RecurrentForward(model.settings, model.weights)
     outputs, kept = predict_plan(
         forward, inputs, plan, resume=_run_state(series, resume), keep=keep

@@ -82,8 +82,6 @@ def train_model(
         band, metrics = _evaluate(model, series, 0)
         metrics["network_mae"] = network_mae
     metrics.update(_fit_metrics(fit, series, train, validation), warm_start=warm is not None)
-    if model.persistence:
-        metrics["band_from"] = "training"
     metrics["forecast"] = "persistence" if model.persistence else "network"
     return replace(model, band=band, metrics=metrics)
 
@@ -142,7 +140,6 @@ def _fit_metrics(
         "observed_points": int(series.observed.sum()),
         "train_sequences": len(train),
         "validation_sequences": len(validation),
-        "band_from": "validation" if len(validation) else "training",
     }
 
 
@@ -186,6 +183,8 @@ def _evaluate(
     naive = np.abs(actual[targets] - previous)[ok & (targets > 0)]
     mae = float(np.mean(np.abs(one_step[ok]))) if ok.any() else float("nan")
     metrics: dict[str, Any] = {
+        # The span the band and errors come from: the validation span, or all of the series.
+        "band_from": "validation" if start > 0 else "training",
         "eval_points": int(ok.sum()),
         "mae": mae,
         "rmse": float(np.sqrt(np.mean(one_step[ok] ** 2))) if ok.any() else float("nan"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,16 @@ def write_series(path: Path, n: int = 1300) -> None:
     values[SPIKE_AT : SPIKE_AT + 3] += 6.0
     index = pd.date_range("2024-05-01", periods=n, freq="15min")
     pd.DataFrame({"timestamp": index, "value": values}).to_csv(path, index=False)
+
+
+def clear_results(url: str, model_dir: Path) -> None:
+    """Remove every row a pipeline wrote and its model files (the ingested points stay)."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for table in ("anomalies", "anomaly_events", "forecasts", "watermarks", "model_versions"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+    shutil.rmtree(model_dir, ignore_errors=True)
 
 
 def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from forecaster.config.loading import load_config
 from forecaster.db.session import transaction
 from pipelines.context import open_context
 from pipelines.jobs.backfill import run_pipeline
 from pipelines.jobs.ingest import IngestRequest, ingest_file
-from tests.helpers.series import SPIKE_AT, snapshot, write_config, write_series
-
-
-def clear_results(url: str, model_dir: Path) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        for table in ("anomalies", "anomaly_events", "forecasts", "watermarks", "model_versions"):
-            connection.execute(text(f"DELETE FROM {table}"))
-    engine.dispose()
-    shutil.rmtree(model_dir, ignore_errors=True)
+from tests.helpers.series import (
+    SPIKE_AT,
+    clear_results,
+    snapshot,
+    write_config,
+    write_series,
+)
 
 
 def test_backfill_finds_the_spike_is_idempotent_and_independent_of_chunking(

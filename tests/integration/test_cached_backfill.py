@@ -12,8 +12,7 @@ from pipelines.context import open_context
 from pipelines.detect.run import StepIO, cached_io, database_io, process_series
 from pipelines.detect.source import DatabaseSource, StepSource
 from pipelines.jobs.ingest import IngestRequest, ingest_file
-from tests.helpers.series import snapshot, write_config, write_series
-from tests.integration.test_backfill import clear_results
+from tests.helpers.series import clear_results, snapshot, write_config, write_series
 
 
 def recording(io: StepIO, reads: list[tuple[TimeRange, int]]) -> StepIO:

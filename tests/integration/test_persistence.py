@@ -4,7 +4,6 @@ in a backfill and in daemon cycles."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +14,14 @@ from forecaster.config.loading import load_config
 from pipelines.context import open_context
 from pipelines.jobs.backfill import run_pipeline
 from pipelines.jobs.ingest import IngestRequest, ingest_file
-from tests.helpers.series import SPIKE_AT, TINY_PIPELINE, snapshot, write_config, write_series
+from tests.helpers.series import (
+    SPIKE_AT,
+    TINY_PIPELINE,
+    clear_results,
+    snapshot,
+    write_config,
+    write_series,
+)
 
 # A network must be 100 times better than the last value to be used: none is.
 STRICT = {**TINY_PIPELINE["model"], "persistence_fallback": 0.01}
@@ -56,12 +62,7 @@ def test_versions_that_fall_back_forecast_the_last_value_in_backfill_and_daemon(
     assert any(abs(s - spike) <= pd.Timedelta("1h") for s in starts), starts
 
     # Daemon cycles over the same points (no network state to carry): the same rows.
-    engine = create_engine(db_url)
-    with engine.begin() as connection:
-        for table in ("anomalies", "anomaly_events", "forecasts", "watermarks", "model_versions"):
-            connection.execute(text(f"DELETE FROM {table}"))
-    engine.dispose()
-    shutil.rmtree(tmp_path / "models")
+    clear_results(db_url, tmp_path / "models")
     context = open_context(load_config(write_config(tmp_path, db_url, model=STRICT)))
     try:
         for until in ("2024-05-03 10:00", "2024-05-09 00:00", None):
