@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from forecaster.db.repo.copy_read import copy_columns
 from forecaster.db.repo.rescoring import mark_rescoring
 from forecaster.db.repo.upsert import UPSERT_BATCH_ROWS, dialect_insert
 from forecaster.db.tables import Observation, Series
@@ -147,12 +148,24 @@ def read_observations_of(
             .where(or_(*conditions))
             .order_by(table.series_id, table.ts)
         )
-        rows = session.connection().execute(statement).all()
-        by_series: dict[int, list[Any]] = {i: [] for i in batch}
-        for series_id, ts, value in rows:
-            by_series[series_id].append((ts, value))
-        found.update({i: points_from_rows(points) for i, points in by_series.items()})
+        found.update(_read_points_by_series(session, statement, batch))
     return found
+
+
+def _read_points_by_series(
+    session: Session, statement: Any, ids: list[int]
+) -> dict[int, pd.Series]:
+    """The points of a (series_id, time, value) select ordered by series, split by series."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        columns = copy_columns(connection, statement, ("int4", "timestamptz", "float8"))
+        if columns is not None:
+            owners, times, values = columns
+            return {i: _points(times[owners == i], values[owners == i]) for i in ids}
+    by_series: dict[int, list[Any]] = {i: [] for i in ids}
+    for series_id, ts, value in connection.execute(statement).all():
+        by_series[series_id].append((ts, value))
+    return {i: points_from_rows(points) for i, points in by_series.items()}
 
 
 def newest_observations_of(
@@ -193,10 +206,24 @@ def read_point_rows(session: Session, statement: Any) -> pd.Series:
     """Run a (time, value) select in Core and convert the times in one vectorised step.
 
     Scoring reads thousands of points per series and cycle; converting each timestamp to a
-    Python datetime dominated that cost. SQLite returns the stored text (naive UTC),
-    PostgreSQL aware datetimes; pandas parses either as UTC.
+    Python datetime dominated that cost. SQLite returns the stored text (naive UTC), which
+    numpy parses at once; PostgreSQL streams the rows as a binary COPY that numpy reads
+    whole (about 3x faster than fetching them), unless a value is NULL.
     """
-    return points_from_rows(session.connection().execute(statement).all())
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        columns = copy_columns(connection, statement, ("timestamptz", "float8"))
+        if columns is not None:
+            return _points(*columns)
+    return points_from_rows(connection.execute(statement).all())
+
+
+def _points(times: np.ndarray, values: np.ndarray) -> pd.Series:
+    """The standard points series from datetime64 (UTC) times and float values."""
+    if not len(times):
+        return points_from_rows([])
+    index = pd.DatetimeIndex(times, name="ts").tz_localize("UTC")
+    return pd.Series(values, index=index, name="value")
 
 
 def points_from_rows(rows: Sequence[Any]) -> pd.Series:
