@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,8 @@ import yaml
 
 from tests.helpers.cli import run_cli
 from tests.helpers.series import TINY_PIPELINE
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 
 
 def tiny_corpus(tmp_path: Path) -> tuple[Path, Path]:
@@ -106,3 +110,24 @@ def test_evaluate_reuses_kept_predictions_with_other_detection_settings(tmp_path
     assert other.returncode == 1 and "model changed" in other.stderr
     bare = run_cli(*args[:-2], "--reuse-predictions", cwd=tmp_path, check=False)
     assert bare.returncode == 1 and "--reuse-predictions needs --workdir" in bare.stderr
+
+
+def test_bench_evaluate_reports_the_spread_over_seeds(tmp_path: Path) -> None:
+    data, labels = tiny_corpus(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"pipelines": [TINY_PIPELINE]}))
+    out = tmp_path / "quality.json"
+    command = [sys.executable, "-m", "bench.evaluate", "--data", str(data)]
+    command += ["--labels", str(labels), "--config", str(config), "--seeds", "0,1"]
+    command += ["--workdir", str(tmp_path / "work"), "--json", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    reports = json.loads(out.read_text())
+    assert [r["seed"] for r in reports] == [0, 1]
+    assert all(r["forecaster"]["total"]["events"]["windows"] == 1 for r in reports)
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["seed-0", "seed-1"]
+    spread = [line for line in done.stdout.splitlines() if line.startswith(("| 0 ", "| 1 "))]
+    assert len(spread) == 2 and "| median |" in done.stdout
+
+    bad = subprocess.run([*command[:-2], "--seeds", "x"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a list of integer seeds" in bad.stderr
