@@ -56,25 +56,28 @@ class WalkForward:
 
     def train_at(self, state: SeriesState, cutoff: int, *, grid: Grid, reason: str) -> ActiveModel:
         """Train and store the model of a cut-off on the series' points up to that grid step."""
+        data = self._training_data(state.name, cutoff, grid)
         return self.context.models.train_and_store(
             self.context.sessions,
             pipeline=self.pipeline.name,
             series=state.name,
             series_id=state.series_id,
-            data=self._training_data(state.name, cutoff, grid),
+            data=data,
             settings=self.pipeline.model,
             reason=reason,
             extra_metrics={"cutoff_step": cutoff, "reason": reason},
-            warm=self._warm_start(state, cutoff),
+            warm=self._warm_start(state, cutoff, points=len(data)),
         )
 
-    def _warm_start(self, state: SeriesState, cutoff: int) -> WarmStart | None:
-        """The weights a retraining at `cutoff` starts from: those of the newest stored model
-        of the latest earlier cut-off, when it has the pipeline's model settings, for
-        `retrain_epochs` (never more than a first model's `model.epochs`)."""
-        if self.pipeline.training.retrain_epochs is None:
+    def _warm_start(self, state: SeriesState, cutoff: int, *, points: int) -> WarmStart | None:
+        """The weights a retraining at `cutoff` on `points` points starts from: those of the
+        newest stored model of the latest earlier cut-off, when it has the pipeline's model
+        settings, saw at least `warm_min_share` of `points` and kept its network, for
+        `retrain_epochs` (never more than a first model's `model.epochs`). None: from scratch."""
+        training = self.pipeline.training
+        if training.retrain_epochs is None:
             return None
-        epochs = min(self.pipeline.training.retrain_epochs, self.pipeline.model.epochs)
+        epochs = min(training.retrain_epochs, self.pipeline.model.epochs)
         # Read now, not from `state`: the step may have just trained the previous cut-off's
         # model (a step scores with one model and forecasts ahead with the next), and every
         # chunking must start from the same weights.
@@ -93,8 +96,14 @@ class WalkForward:
                 )
             except (ModelArtifactError, ModelNotFound):
                 continue
-            if stored.model.settings == self.pipeline.model:
-                return WarmStart(weights=stored.model.weights, epochs=epochs)
+            if stored.model.settings != self.pipeline.model:
+                continue
+            # Weights fitted to a much shorter history (a first model's 500 points before a
+            # 2,500-point retraining), or worse than the last value, are no head start.
+            seen = stored.model.metrics.get("points", 0)
+            if stored.model.persistence or seen < training.warm_min_share * points:
+                return None
+            return WarmStart(weights=stored.model.weights, epochs=epochs)
         return None
 
     def _training_data(self, name: str, cutoff: int, grid: Grid) -> RegularSeries:
