@@ -29,8 +29,8 @@ class TrainingSchedule(StrictModel):
         description="Opt-in warm start: a walk-forward retraining starts from the weights of "
         "the previous cut-off's model (same model settings) and trains this many epochs (at "
         "most model.epochs) instead of model.epochs from scratch. null (default): every model "
-        "trains from scratch (on the dev NAB set warm starts were 1.4-2x faster but scored "
-        "lower: see README).",
+        "trains from scratch (on the dev NAB set, 4 warm epochs were 1.4x faster but scored "
+        "lower over three seeds: see README).",
     )
     warm_min_share: float = Field(
         default=0.5,
