@@ -3,13 +3,16 @@ written through the ORM: same keys meet, insert-only columns stay, the last repe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
+import pandas as pd
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db.repo.forecasts import upsert_forecast_rows
-from forecaster.db.repo.upsert import upsert_rows
+from forecaster.db.repo.upsert import upsert_columns, upsert_rows
 from forecaster.db.session import transaction
 from forecaster.db.tables import Anomaly, Forecast, Series
 
@@ -109,3 +112,34 @@ def test_column_sets_of_one_length_share_a_transaction(sessions: sessionmaker[Se
     with transaction(sessions) as session:
         stored = session.execute(select(Forecast.predicted, Forecast.upper).order_by(Forecast.ts))
         assert [tuple(r) for r in stored] == [(1.0, 2.0), (2.0, None)]
+
+
+def test_time_columns_of_every_kind_are_stored_as_the_same_instants(
+    sessions: sessionmaker[Session],
+) -> None:
+    with transaction(sessions) as session:
+        series_id = _series(session)
+    paris = timezone(timedelta(hours=2))
+    times = pd.date_range(T0, periods=3, freq="5min")  # a DatetimeIndex in UTC
+    keys = ("pipeline", "series_id", "issued_at", "ts")
+    block = {
+        "pipeline": "p",
+        "series_id": series_id,
+        "issued_at": T0.astimezone(paris),  # one time for every row, in another offset
+        "ts": times,
+        "step": [1, 2, 3],
+        "predicted": np.array([1.0, 2.0, 3.0]),
+        "created_at": LATER,
+    }
+    listed = {**block, "ts": [t.to_pydatetime() + timedelta(hours=1) for t in times]}
+    with transaction(sessions) as session:
+        upsert_columns(session, Forecast.__table__, keys, [block, listed])
+    with transaction(sessions) as session:
+        stored = session.execute(
+            select(Forecast.issued_at, Forecast.ts, Forecast.created_at).order_by(Forecast.ts)
+        ).all()
+    assert [r.ts for r in stored] == [*times, *(times + timedelta(hours=1))]
+    assert {r.issued_at for r in stored} == {T0} and {r.created_at for r in stored} == {LATER}
+    naive = {**block, "ts": [datetime(2024, 3, 1, 12, 0)] * 3}
+    with pytest.raises(ValueError, match="naive datetime in ts"), transaction(sessions) as session:
+        upsert_columns(session, Forecast.__table__, keys, [naive])

@@ -5,7 +5,7 @@ SQLite runs one prepared statement over all of them on the driver's cursor."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -90,12 +90,8 @@ def _joined_columns(table: Table, blocks: Sequence[Columns]) -> tuple[Joined, in
         (n,) = lengths
         total += n
         for name, value in block.items():
-            values = [value] * n if _is_scalar(value) else value
-            if isinstance(table.c[name].type, UTCDateTime):
-                parts.setdefault(name, []).append(_utc_times(name, values))
-            else:
-                plain = values.tolist() if isinstance(values, np.ndarray) else list(values)
-                parts.setdefault(name, []).append(plain)
+            is_time = isinstance(table.c[name].type, UTCDateTime)
+            parts.setdefault(name, []).append(_column_piece(name, value, n, is_time=is_time))
     joined: Joined = {}
     for name, pieces in parts.items():
         if isinstance(table.c[name].type, UTCDateTime):
@@ -103,6 +99,18 @@ def _joined_columns(table: Table, blocks: Sequence[Columns]) -> tuple[Joined, in
         else:
             joined[name] = [v for piece in pieces for v in piece]
     return joined, total
+
+
+def _column_piece(name: str, value: Any, n: int, *, is_time: bool) -> Any:
+    """One block's column: times as naive-UTC datetime64[us] (a scalar one, such as a row's
+    created_at, converted once and repeated), anything else as a list of Python values."""
+    if is_time:
+        if _is_scalar(value):
+            return np.full(n, _utc_times(name, [value])[0])
+        return _utc_times(name, value)
+    if _is_scalar(value):
+        return [value] * n
+    return value.tolist() if isinstance(value, np.ndarray) else list(value)
 
 
 def _last_of_each_key(columns: Joined, keys: tuple[str, ...], n: int) -> Joined:
@@ -128,15 +136,19 @@ def _is_scalar(value: Any) -> bool:
 
 def _utc_times(name: str, values: Any) -> np.ndarray:
     """Aware times (a DatetimeIndex or datetimes; None is NULL) as naive UTC datetime64[us];
-    naive ones refused, as UTCDateTime refuses them."""
+    naive ones refused, as UTCDateTime refuses them. A list is converted element by element:
+    a claim writes many blocks of a few rows each, where pandas' fixed cost per call was most
+    of a daemon cycle's write."""
     if isinstance(values, pd.DatetimeIndex):
-        naive = values.tz is None
-    else:
-        naive = any(v is not None and v.tzinfo is None for v in values)
-    if naive:
-        raise ValueError(f"naive datetime in {name}: timestamps must be timezone-aware")
-    utc = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
-    return utc.tz_localize(None).to_numpy("datetime64[us]")
+        if values.tz is None:
+            raise ValueError(f"naive datetime in {name}: timestamps must be timezone-aware")
+        return values.tz_convert(None).to_numpy("datetime64[us]")
+    converted = []
+    for value in values:
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"naive datetime in {name}: timestamps must be timezone-aware")
+        converted.append(None if value is None else value.astimezone(UTC).replace(tzinfo=None))
+    return np.array(converted, dtype="datetime64[us]")
 
 
 def driver_values(dialect: Dialect, table: Table, columns: Joined) -> list[tuple[Any, ...]]:
