@@ -14,6 +14,7 @@ from forecaster.detection.range import RangeSettings
 from forecaster.detection.registry import SCORERS, THRESHOLDS
 from forecaster.detection.scores.likelihood import LikelihoodSettings
 from forecaster.detection.seasonal import SeasonalSettings
+from forecaster.detection.shift import ShiftSettings
 from forecaster.detection.stuck import StuckSettings
 from forecaster.detection.thresholds.dynamic import DynamicSettings
 
@@ -113,6 +114,11 @@ class DetectionSettings(StrictModel):
     range: RangeSettings = Field(
         default_factory=RangeSettings,
         description="A reading outside the widened range of the recent readings is anomalous.",
+    )
+    shift: ShiftSettings = Field(
+        default_factory=ShiftSettings,
+        description="A sustained move of the recent readings' mean far from the longer "
+        "history's level is anomalous (off by default).",
     )
     seasonal: SeasonalSettings = Field(
         default_factory=SeasonalSettings,

@@ -156,7 +156,7 @@ class Anomaly(Base):
     score: Mapped[float] = mapped_column(Double())
     severity: Mapped[str] = mapped_column(String(16))
     direction: Mapped[str] = mapped_column(String(8))
-    # Which rule reported the point: forecast, extreme, stuck, range or flat_start (NULL:
+    # Which rule reported the point: forecast, extreme, stuck, range, shift or flat_start (NULL:
     # older rows).
     rule: Mapped[str | None] = mapped_column(String(16))
     # Every rule that flagged the point, comma-separated (e.g. "forecast,range"; NULL: older

@@ -12,6 +12,7 @@ from forecaster.detection.rules import Rule
 from forecaster.detection.scores.base import Scorer
 from forecaster.detection.scores.likelihood import LikelihoodScorer
 from forecaster.detection.scores.tail import TailScorer
+from forecaster.detection.shift import ShiftRule
 from forecaster.detection.stuck import StuckRule
 from forecaster.detection.thresholds.base import Threshold
 from forecaster.detection.thresholds.dynamic import DynamicThreshold
@@ -25,7 +26,7 @@ THRESHOLDS: tuple[type[Threshold], ...] = (DynamicThreshold, StaticThreshold, Ro
 
 # The rules beside the forecast rule, in the order their signals are listed: each is named
 # after its `detection` section (settings with `enabled`) and built from it.
-RULES: tuple[type[Rule], ...] = (ExtremeRule, StuckRule, RangeRule)
+RULES: tuple[type[Rule], ...] = (ExtremeRule, StuckRule, RangeRule, ShiftRule)
 
 Part = TypeVar("Part", bound=DetectionPart)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar, Self
 
 import numpy as np
@@ -111,7 +111,12 @@ class StuckRule:
     def flags(self, inputs: RuleInputs) -> RuleFlags:
         """`decide` for the points with a residual (a filled point is never stuck itself)."""
         flags = self.decide(inputs.values, inputs.steps, inputs.start, inputs.min_score)
-        return replace(flags, flagged=flags.flagged & np.isfinite(inputs.residual))
+        flagged = flags.flagged & np.isfinite(inputs.residual)
+        return RuleFlags(
+            flagged,
+            np.where(flagged, flags.score, np.nan),
+            np.where(flagged, flags.threshold, np.nan),
+        )
 
     @property
     def history(self) -> int:

@@ -1,6 +1,7 @@
 """The contract every registered scorer and threshold keeps: registered with its settings, no
 look-ahead, bit-identical with only its declared history, NaN-safe, results in range; and the
-same for the stuck rule and for the whole Detector with its declared context."""
+same for every rule beside the forecast rule and for the whole Detector with its declared
+context."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from numpy.testing import assert_array_equal
 from forecaster.config.detection import DetectionSettings
 from forecaster.detection.decide import Detector
 from forecaster.detection.parts import DetectionPart
-from forecaster.detection.registry import SCORERS, THRESHOLDS
+from forecaster.detection.registry import RULES, SCORERS, THRESHOLDS
+from forecaster.detection.rules import Rule, RuleInputs
 from forecaster.detection.scores.base import Scorer
 from forecaster.detection.stuck import StuckRule
 from forecaster.detection.thresholds.base import Threshold
@@ -183,6 +185,7 @@ def test_detector_decisions_are_bit_identical_with_only_its_context(method: str)
             "threshold": {"method": method, **{k: v for k, v in SMALL.items() if k in fields}},
             "stuck": {"min_run": 4, "factor": 1.5, "window": 150, "min_history": 10},
             "range": {"window": 100, "min_history": 20},
+            "shift": {"enabled": True, "short": 5, "window": 120, "min_history": 20},
             "seasonal": {"ratio": 1.5, "slack": 1},
         }
     )
@@ -222,3 +225,86 @@ def test_detector_decisions_are_bit_identical_with_only_its_context(method: str)
         )
         for name in ("anomalous", "score", "threshold", "direction", "rule", "signals"):
             assert_array_equal(getattr(sliced, name), getattr(whole, name), err_msg=name)
+
+
+# Every rule beside the forecast rule, built from its own settings section with small windows.
+RULE_SMALL = {"window": 80, "min_history": 20, "short": 5, "min_run": 4, "factor": 1.5}
+
+
+def small_rule(rule: type[Rule]) -> Rule:
+    section = getattr(DetectionSettings(), rule.name)
+    fields = type(section).model_fields
+    return rule.from_settings(
+        section.model_validate({k: v for k, v in RULE_SMALL.items() if k in fields})
+    )
+
+
+def rule_inputs(values: np.ndarray, steps: np.ndarray, start: int) -> RuleInputs:
+    """Inputs of positions start..: a persistence forecast's residuals, every third filled
+    value unobserved, the forecast rule undecided at some grid steps."""
+    observed = np.arange(values.size) % 3 != 1
+    residual = np.r_[np.nan, np.diff(values)][start:]
+    return RuleInputs(
+        values=values,
+        observed=observed,
+        steps=steps,
+        start=start,
+        residual=np.where(observed[start:], residual, np.nan),
+        undecided=steps[start:] % 50 < 10,
+        reference_scale=0.5,
+        min_score=MIN_SCORE,
+    )
+
+
+def shifting_values(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy readings with level shifts, spikes and a stuck run, on a grid with jumps."""
+    values, steps = repeating_values(n, seed)
+    rng = np.random.default_rng(seed)
+    levels = np.repeat(rng.normal(0, 15, n // 100 + 1), 100)[:n]
+    values = values + levels
+    values[rng.choice(n, size=6, replace=False)] += 80
+    return values, steps
+
+
+def run_rule(rule: Rule, values: np.ndarray, steps: np.ndarray, start: int) -> list[np.ndarray]:
+    flags = rule.flags(rule_inputs(values, steps, start))
+    return [flags.flagged, flags.score, flags.threshold]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
+def test_every_rule_never_looks_ahead(rule: type[Rule]) -> None:
+    built = small_rule(rule)
+    values, steps = shifting_values(600, seed=7)
+    full = run_rule(built, values, steps, 0)
+    assert full[0].any(), f"{rule.name} flags nothing on readings with shifts, spikes and runs"
+    for cut in (1, 150, 377, 599):
+        for got, want in zip(run_rule(built, values[:cut], steps[:cut], 0), full, strict=True):
+            assert_array_equal(got, want[:cut])
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
+def test_every_rule_is_bit_identical_with_only_its_declared_history(rule: type[Rule]) -> None:
+    built = small_rule(rule)
+    values, steps = shifting_values(700, seed=8)
+    history = built.history
+    for start in (history, 333, 699):
+        begin = start - history
+        # The observed mask follows the position, so slice at a multiple of 3.
+        begin -= begin % 3
+        sliced = run_rule(built, values[begin:], steps[begin:], start - begin)
+        for got, want in zip(sliced, run_rule(built, values, steps, start), strict=True):
+            assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
+def test_every_rule_flags_only_observed_points_and_scores_in_range(rule: type[Rule]) -> None:
+    built = small_rule(rule)
+    values, steps = shifting_values(600, seed=9)
+    inputs = rule_inputs(values, steps, 100)
+    flags = built.flags(inputs)
+    assert flags.flagged.shape == flags.score.shape == flags.threshold.shape == (500,)
+    assert not flags.flagged[~np.isfinite(inputs.residual)].any()
+    assert (flags.score[flags.flagged] >= MIN_SCORE).all()
+    assert (flags.score[flags.flagged] <= 1).all()
+    assert np.isnan(flags.score[~flags.flagged]).all()
+    assert np.isfinite(flags.threshold[flags.flagged]).all()

@@ -10,28 +10,13 @@ from numpy.testing import assert_array_equal
 from forecaster.config.detection import DetectionSettings
 from forecaster.detection.range import RangeRule, RangeSettings
 from forecaster.detection.registry import RULES, rules_from
-from forecaster.detection.rules import RuleInputs
 from forecaster.detection.seasonal import SeasonalSettings, explained_by_season
-
-
-def inputs(values: list[float], start: int, observed: list[bool] | None = None) -> RuleInputs:
-    x = np.asarray(values, dtype=float)
-    seen = np.ones(x.size, bool) if observed is None else np.asarray(observed)
-    return RuleInputs(
-        values=x,
-        observed=seen,
-        steps=np.arange(x.size, dtype=np.int64),
-        start=start,
-        residual=np.zeros(x.size - start),  # every point has a prediction
-        undecided=np.zeros(x.size - start, bool),
-        reference_scale=1.0,
-        min_score=0.9,
-    )
+from tests.helpers.rules import rule_inputs
 
 
 def test_a_reading_outside_the_widened_range_is_flagged() -> None:
     rule = RangeRule(window=4, margin=0.25, min_history=2)
-    flags = rule.flags(inputs([0, 1, 0, 1, 1.2, 1.3, 2.0, -0.3], start=4))
+    flags = rule.flags(rule_inputs([0, 1, 0, 1, 1.2, 1.3, 2.0, -0.3], start=4))
     # Position 4: readings 0, 1, 0, 1 -> middle 0.5, half-range 0.5 widened to 0.75: |0.7| in.
     # Position 5: [0, 1.2] -> middle 0.6, 0.9: |0.7| in. Position 6: [0, 1.3] -> 0.65, 0.975:
     # |1.35| out. Position 7: [1, 2] -> 1.5, 0.75: |-1.8| out.
@@ -45,12 +30,12 @@ def test_a_reading_outside_the_widened_range_is_flagged() -> None:
 def test_the_range_rule_skips_filled_readings_and_needs_history() -> None:
     rule = RangeRule(window=3, margin=0.0, min_history=2)
     # Position 3 sees readings 0, (5 filled: skipped), 1 -> range [0, 1]: 3 is outside.
-    flags = rule.flags(inputs([0, 5, 1, 3], start=3, observed=[True, False, True, True]))
+    flags = rule.flags(rule_inputs([0, 5, 1, 3], start=3, observed=[True, False, True, True]))
     assert flags.flagged.tolist() == [True]
     # Too little history: position 1 sees one reading only.
-    assert not rule.flags(inputs([0, 9], start=1)).flagged.any()
+    assert not rule.flags(rule_inputs([0, 9], start=1)).flagged.any()
     # A constant window has no range: nothing is "outside" it.
-    assert not rule.flags(inputs([2, 2, 2, 7], start=3)).flagged.any()
+    assert not rule.flags(rule_inputs([2, 2, 2, 7], start=3)).flagged.any()
 
 
 def test_range_rule_results_do_not_depend_on_history_before_its_window() -> None:
@@ -58,8 +43,8 @@ def test_range_rule_results_do_not_depend_on_history_before_its_window() -> None
     values = rng.normal(0, 1, 300)
     values[250] = 9.0
     rule = RangeRule(window=50, margin=0.1, min_history=20)
-    whole = rule.flags(inputs(values.tolist(), start=240))
-    sliced = rule.flags(inputs(values[240 - rule.history :].tolist(), start=rule.history))
+    whole = rule.flags(rule_inputs(values.tolist(), start=240))
+    sliced = rule.flags(rule_inputs(values[240 - rule.history :].tolist(), start=rule.history))
     assert_array_equal(whole.flagged, sliced.flagged)
     assert_array_equal(whole.score, sliced.score)
     assert whole.flagged[10]
@@ -89,15 +74,17 @@ def test_the_seasonal_slack_searches_either_side_and_gaps_explain_nothing() -> N
 def test_every_registered_rule_has_a_settings_section_that_builds_it() -> None:
     settings = DetectionSettings()
     for rule in RULES:
-        section = getattr(settings, rule.name)
-        assert section.enabled, f"{rule.name} is on by default"
-        built = rule.from_settings(section)
+        built = rule.from_settings(getattr(settings, rule.name))
         assert built.name == rule.name and built.history >= 0
-        flags = built.flags(inputs([float(i % 7) for i in range(400)], start=300))
+        flags = built.flags(rule_inputs([float(i % 7) for i in range(400)], start=300))
         assert flags.flagged.shape == flags.score.shape == flags.threshold.shape == (100,)
+    default_on = [rule.name for rule in RULES if getattr(settings, rule.name).enabled]
+    assert [r.name for r in rules_from(settings)] == default_on
+    assert set(default_on) == {"extreme", "stuck", "range"}  # shift is opt-in
     off = DetectionSettings.model_validate({rule.name: {"enabled": False} for rule in RULES})
     assert rules_from(off) == ()
-    assert [r.name for r in rules_from(settings)] == [rule.name for rule in RULES]
+    on = DetectionSettings.model_validate({rule.name: {"enabled": True} for rule in RULES})
+    assert [r.name for r in rules_from(on)] == [rule.name for rule in RULES]
 
 
 def test_range_settings_are_validated() -> None:
