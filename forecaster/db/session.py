@@ -38,7 +38,7 @@ def make_engine(settings: DatabaseSettings) -> Engine:
         kwargs["connect_args"] = {"timeout": settings.sqlite_busy_timeout_s}
     else:
         kwargs["pool_pre_ping"] = True
-    if url.get_driver_name() == "psycopg":
+    if url.drivername.partition("+")[2] == "psycopg":  # text only: an unknown dialect errs below
         # No server-side prepared statements: psycopg prepares a query after its fifth run,
         # and PostgreSQL's generic plan for the claim's last-events query (an IN list joined
         # to its own aggregate) took 1.3 s where the planned-each-time query takes 1 ms,
