@@ -17,7 +17,7 @@ from forecaster.config.strict import StrictModel
 from forecaster.detection.arrays import FloatArray
 from forecaster.detection.parts import check_history_fits_window
 from forecaster.detection.rules import RuleFlags, RuleInputs, excess_score, no_flags
-from forecaster.detection.scores.trailing import trailing_stats
+from forecaster.detection.scores.trailing import recent_means, stats_before_recent
 
 
 class ShiftSettings(StrictModel):
@@ -103,16 +103,6 @@ class ShiftRule:
         """For positions start..: the recent readings' mean and the history's mean and standard
         deviation (NaN where the history has fewer than `min_history` readings or no recent
         reading is observed). NaN readings are missing."""
-        n, short = readings.size, self.short
-        # trailing_stats at p covers p-window..p-1: the recent mean of t is its value at t + 1,
-        # the history of t its value at t - short + 1 (before the recent readings).
-        recent = trailing_stats(np.append(readings, np.nan), short, start + 1).mean[start + 1 :]
-        anchor = np.arange(start, n) - short + 1
-        first = max(start - short + 1, 0)
-        history = trailing_stats(readings, self.window, first)
-        mean, std = np.full(n - start, np.nan), np.full(n - start, np.nan)
-        ok = anchor >= 0
-        ok[ok] &= history.count[anchor[ok]] >= self.min_history
-        mean[ok] = history.mean[anchor[ok]]
-        std[ok] = np.sqrt(history.var[anchor[ok]])
-        return recent, mean, std
+        recent = recent_means(readings, self.short, start)
+        mean, var = stats_before_recent(readings, self.window, self.short, start, self.min_history)
+        return recent, mean, np.sqrt(var)

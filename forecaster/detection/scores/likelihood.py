@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from forecaster.detection.arrays import FloatArray
 from forecaster.detection.parts import PartSettings, check_history_fits_window
 from forecaster.detection.scores.base import Scorer
-from forecaster.detection.scores.trailing import trailing_stats
+from forecaster.detection.scores.trailing import recent_means, stats_before_recent
 
 # The spread of a history is at least this fraction of its mean (a constant history: any
 # clearly larger recent mean is improbable), and never zero.
@@ -67,34 +67,14 @@ class LikelihoodScorer(Scorer):
         return self.window + self.short - 1
 
     def _scores(self, values: FloatArray, start: int) -> FloatArray:
-        n, short = values.size, self.short
-        finite = np.isfinite(values)
-        recent = _recent_means(np.where(finite, values, 0.0), finite, short, start)
-        # The history of t ends before its recent values: the window before t' = t - short + 1.
-        stats = trailing_stats(values, self.window, max(start - short + 1, 0))
-        anchor = np.arange(start, n) - short + 1  # negative: no history at all
-        scores = np.full(n - start, np.nan)
-        ok = finite[start:] & (anchor >= 0)
-        ok[ok] &= stats.count[anchor[ok]] >= self.min_history
+        recent = recent_means(values, self.short, start)
+        mean, var = stats_before_recent(values, self.window, self.short, start, self.min_history)
+        scores = np.full(values.size - start, np.nan)
+        ok = np.isfinite(values[start:]) & np.isfinite(mean)
         if ok.any():
-            mean, var = stats.mean[anchor[ok]], stats.var[anchor[ok]]
+            mean, var = mean[ok], var[ok]
             floor = np.maximum(REL_STD_FLOOR * np.abs(mean), np.finfo(np.float64).tiny)
             with np.errstate(over="ignore", invalid="ignore"):
                 z = (recent[ok] - mean) / np.maximum(np.sqrt(var), floor)
             scores[ok] = 0.5 * (1.0 + _erf(np.clip(z, -40.0, 40.0) / math.sqrt(2.0)))
         return scores
-
-
-def _recent_means(clean: FloatArray, finite: np.ndarray, short: int, start: int) -> FloatArray:
-    """Mean of the finite values among positions t-short+1..t for t = start.., summed oldest
-    first in one fixed order (so a longer array gives the same bits)."""
-    n = clean.size
-    padded = np.concatenate([np.zeros(short - 1), clean])
-    seen = np.concatenate([np.zeros(short - 1), finite.astype(np.float64)])
-    total = np.zeros(n - start)
-    count = np.zeros(n - start)
-    for j in range(short):  # j = 0 is position t - short + 1
-        total += padded[start + j : n + j]
-        count += seen[start + j : n + j]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)

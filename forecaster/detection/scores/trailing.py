@@ -74,3 +74,35 @@ def window_sums(
             total_sq += dev
     before = np.zeros(start)
     return np.concatenate([before, total]), np.concatenate([before, total_sq])
+
+
+def recent_means(values: FloatArray, short: int, start: int) -> FloatArray:
+    """Mean of the finite values among positions t-short+1..t for t = start.. (NaN without
+    any), summed oldest first in one fixed order (so a longer array gives the same bits)."""
+    n = values.size
+    finite = np.isfinite(values)
+    padded = np.concatenate([np.zeros(short - 1), np.where(finite, values, 0.0)])
+    seen = np.concatenate([np.zeros(short - 1), finite.astype(np.float64)])
+    total = np.zeros(n - start)
+    count = np.zeros(n - start)
+    for j in range(short):  # j = 0 is position t - short + 1
+        total += padded[start + j : n + j]
+        count += seen[start + j : n + j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
+
+
+def stats_before_recent(
+    values: FloatArray, window: int, short: int, start: int, min_history: int
+) -> tuple[FloatArray, FloatArray]:
+    """For t = start..: mean and variance of the finite values among the `window` positions
+    before t's `short` recent ones (t-short-window+1..t-short), NaN where fewer than
+    `min_history` of them are finite."""
+    n = values.size
+    stats = trailing_stats(values, window, max(start - short + 1, 0))
+    anchor = np.arange(start, n) - short + 1  # negative: no history at all
+    ok = anchor >= 0
+    ok[ok] &= stats.count[anchor[ok]] >= min_history
+    mean, var = np.full(n - start, np.nan), np.full(n - start, np.nan)
+    mean[ok], var[ok] = stats.mean[anchor[ok]], stats.var[anchor[ok]]
+    return mean, var

@@ -239,7 +239,7 @@ def small_rule(rule: type[Rule]) -> Rule:
     )
 
 
-def rule_inputs(values: np.ndarray, steps: np.ndarray, start: int) -> RuleInputs:
+def contract_inputs(values: np.ndarray, steps: np.ndarray, start: int) -> RuleInputs:
     """Inputs of positions start..: a persistence forecast's residuals, every third filled
     value unobserved, the forecast rule undecided at some grid steps."""
     observed = np.arange(values.size) % 3 != 1
@@ -267,7 +267,7 @@ def shifting_values(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_rule(rule: Rule, values: np.ndarray, steps: np.ndarray, start: int) -> list[np.ndarray]:
-    flags = rule.flags(rule_inputs(values, steps, start))
+    flags = rule.flags(contract_inputs(values, steps, start))
     return [flags.flagged, flags.score, flags.threshold]
 
 
@@ -300,7 +300,7 @@ def test_every_rule_is_bit_identical_with_only_its_declared_history(rule: type[R
 def test_every_rule_flags_only_observed_points_and_scores_in_range(rule: type[Rule]) -> None:
     built = small_rule(rule)
     values, steps = shifting_values(600, seed=9)
-    inputs = rule_inputs(values, steps, 100)
+    inputs = contract_inputs(values, steps, 100)
     flags = built.flags(inputs)
     assert flags.flagged.shape == flags.score.shape == flags.threshold.shape == (500,)
     assert not flags.flagged[~np.isfinite(inputs.residual)].any()
