@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forecaster.config.detection import DetectionSettings
-from forecaster.detection.errors import side_errors, smooth_errors
+from forecaster.detection.errors import side_errors
 from forecaster.detection.extreme import limit_residuals
+from forecaster.detection.memo import DetectionMemo
 from forecaster.detection.registry import rules_from, scorer_from, threshold_from
 from forecaster.detection.rules import Rule, RuleFlags, RuleInputs
 from forecaster.detection.scores.base import Scorer
@@ -102,16 +103,20 @@ class Detector:
         *,
         reference_scale: float | None,
         season: int | None = None,
+        memo: DetectionMemo | None = None,
     ) -> Decisions:
         """Judge positions start..n-1 using only values, predictions and errors up to each
         point. `predicted` holds the one-step prediction of every position (NaN where there
         is none); filled points (not `observed`) and points without a prediction have no
-        residual and are never anomalous. `season`: the series' season in grid steps."""
+        residual and are never anomalous. `season`: the series' season in grid steps.
+        `memo`: the series' carried state from its last decisions (updated here; the same
+        results without it, computed for less)."""
+        memo = DetectionMemo() if memo is None else memo
+        memo.bind(self)
         residual = np.where(observed & np.isfinite(predicted), values - predicted, np.nan)
-        high, low = (
-            self._side(errors, steps, start, reference_scale)
-            for errors in side_errors(limit_residuals(residual))
-        )
+        high_errors, low_errors = side_errors(limit_residuals(residual))
+        high = self._side("high", high_errors, steps, start, reference_scale, memo)
+        low = self._side("low", low_errors, steps, start, reference_scale, memo)
         # Report the side that fired; when both or neither did, the more unusual one.
         use_low = (low.flagged & ~high.flagged) | (
             (low.flagged == high.flagged) & (low.score > high.score)
@@ -140,10 +145,18 @@ class Detector:
         return _combine(start, predicted, residual, forecast, direction, rules)
 
     def _side(
-        self, errors: np.ndarray, steps: np.ndarray, start: int, reference_scale: float | None
+        self,
+        side: str,
+        errors: np.ndarray,
+        steps: np.ndarray,
+        start: int,
+        reference_scale: float | None,
+        memo: DetectionMemo,
     ) -> SideDecisions:
-        smoothed = smooth_errors(errors, self.smoothing_span, self.smoothing_length)
-        result = self.threshold.decide(smoothed, steps, start, reference_scale=reference_scale)
+        smoothed = memo.smooth(side, errors, steps, self.smoothing_span, self.smoothing_length)
+        result = self.threshold.decide(
+            smoothed, steps, start, reference_scale=reference_scale, fits=memo.fits(side)
+        )
         scores = self.scorer.score(smoothed, start)
         # A point is anomalous by its own error, not by the smoothed memory of an earlier one:
         # its error must reach the threshold and a share of the smoothed error (a point after

@@ -22,6 +22,7 @@ from forecaster.db.repo.events import last_events_of
 from forecaster.db.repo.model_versions import list_model_versions_of
 from forecaster.db.repo.watermarks import series_with_watermarks
 from forecaster.db.time_range import TimeRange
+from forecaster.detection.memo import DetectionMemo
 from forecaster.errors import SeriesNotFound
 from forecaster.model.predict import NetworkState
 from pipelines.detect.plan import ReadPlan
@@ -42,6 +43,8 @@ class Recent:
     network_version: int | None = None
     # `raw` holds every raw point from this time on (None: from the series' first point).
     read_from: pd.Timestamp | None = None
+    # The step's smoothed errors and threshold fits (reused only where the inputs match).
+    detection: DetectionMemo | None = None
 
 
 class SeriesMemory:
@@ -93,6 +96,7 @@ def remember(memory: SeriesMemory, pipeline: str, scored: Scored) -> None:
         network=scored.network,
         network_version=None if scored.model is None else scored.model.version_id,
         read_from=step.read_from,
+        detection=step.memo,
     )
     memory.remember(pipeline, step.state.series_id, recent)
 
@@ -187,6 +191,10 @@ class CachingSource:
         if recent is None or recent.network is None:
             return None
         return recent.network_version, recent.network
+
+    def detection_memo(self, state: SeriesState) -> DetectionMemo | None:
+        recent = self._recalled.get(state.series_id)
+        return None if recent is None else recent.detection
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from forecaster.db.repo.forecasts import read_one_step_predictions
 from forecaster.db.repo.model_versions import list_model_versions
 from forecaster.db.repo.watermarks import series_with_watermarks
 from forecaster.db.time_range import TimeRange
+from forecaster.detection.memo import DetectionMemo
 from forecaster.errors import SeriesNotFound
 from forecaster.io.sources import SeriesSource
 from forecaster.model.predict import NetworkState
@@ -54,6 +55,11 @@ class StepSource(Protocol):
     def network_state(self, state: SeriesState) -> tuple[int | None, NetworkState] | None:
         """The network state kept after the watermark's point and the model version it
         belongs to; None when none is kept (a scoring run then starts from its beginning)."""
+        ...
+
+    def detection_memo(self, state: SeriesState) -> DetectionMemo | None:
+        """The detection state the series' last step carried (smoothed errors, threshold
+        fits); None when none is kept (the decisions are then computed afresh, same bits)."""
         ...
 
 
@@ -97,3 +103,6 @@ class DatabaseSource:
 
     def network_state(self, state: SeriesState) -> tuple[int | None, NetworkState] | None:
         return None  # the database keeps no network state: runs start from their beginning
+
+    def detection_memo(self, state: SeriesState) -> DetectionMemo | None:
+        return None  # nor a detection memo: decisions are computed afresh

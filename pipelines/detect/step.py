@@ -8,7 +8,7 @@ walk-forward schedule loads or trains the model it needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -18,6 +18,7 @@ from forecaster.config.pipeline import PipelineSettings
 from forecaster.db.time_range import TimeRange
 from forecaster.detection.decide import Decisions, Detector
 from forecaster.detection.flat_start import flat_departures
+from forecaster.detection.memo import DetectionMemo
 from forecaster.model.predict import (
     Forecast,
     NetworkState,
@@ -62,6 +63,8 @@ class Step:
     # Where the read began: `raw` holds every raw point from here on (None: from the series'
     # first point), so a step remembered from it serves a later read that starts no earlier.
     read_from: pd.Timestamp | None = None
+    # The series' carried detection state, updated by this step's decisions.
+    memo: DetectionMemo = field(default_factory=DetectionMemo)
 
     @property
     def last_ts(self) -> pd.Timestamp:
@@ -155,7 +158,8 @@ def read_step(
         )
         stored = source.predictions(state, scored_before)
     carried = source.network_state(state)
-    return Step(state, raw, span.head(bounds.stop), bounds, stored, carried, plan.start)
+    memo = source.detection_memo(state) or DetectionMemo()
+    return Step(state, raw, span.head(bounds.stop), bounds, stored, carried, plan.start, memo)
 
 
 def read_points(
@@ -240,6 +244,7 @@ def score_step(
         bounds.first_new,
         reference_scale=_reference_scale(model),
         season=season_of(pipeline, span.grid),
+        memo=step.memo,
     )
     return Scored(step, model, predicted, decisions, ahead, ahead_model, network)
 

@@ -67,6 +67,10 @@ class LikelihoodScorer(Scorer):
         return self.window + self.short - 1
 
     def _scores(self, values: FloatArray, start: int) -> FloatArray:
+        # Every window is positional and summed in a fixed order: the history suffices (a
+        # daemon cycle's context holds twice as much, for the thresholds' sake).
+        cut = max(0, start - self.history)
+        values, start = values[cut:], start - cut
         recent = recent_means(values, self.short, start)
         mean, var = stats_before_recent(values, self.window, self.short, start, self.min_history)
         scores = np.full(values.size - start, np.nan)

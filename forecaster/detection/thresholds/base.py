@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from forecaster.detection.arrays import BoolArray, FloatArray, IntArray
+from forecaster.detection.memo import FitMemo
 from forecaster.detection.parts import DetectionPart
 
 
@@ -51,15 +52,17 @@ class Threshold(DetectionPart):
         start: int = 0,
         *,
         reference_scale: float | None = None,
+        fits: FitMemo | None = None,
     ) -> ThresholdResult:
         """Decide positions start..len-1 of `errors` (smoothed, nonnegative, NaN = no forecast).
 
         `steps` are the points' absolute integer grid step numbers (strictly increasing; they
         may jump over gaps). `reference_scale` is the spread of the model's training or
-        validation errors in the units of `errors` (required by the static threshold).
+        validation errors in the units of `errors` (required by the static threshold). `fits`:
+        levels fitted on the same windows before (a series' carried memo; None: none).
         """
         series = validate_errors(errors, steps, start, reference_scale)
-        threshold = self._levels(series, reference_scale)
+        threshold = self._levels(series, reference_scale, FitMemo() if fits is None else fits)
         decided = series.errors[series.start :]
         with np.errstate(invalid="ignore"):
             anomalous = np.isfinite(decided) & (decided > threshold)
@@ -75,8 +78,11 @@ class Threshold(DetectionPart):
         return validate_errors(errors, steps, start, None).start
 
     @abstractmethod
-    def _levels(self, series: ErrorSeries, reference_scale: float | None) -> FloatArray:
-        """ε for each position start..len-1 (NaN where undecided)."""
+    def _levels(
+        self, series: ErrorSeries, reference_scale: float | None, fits: FitMemo
+    ) -> FloatArray:
+        """ε for each position start..len-1 (NaN where undecided); `fits` may hold levels
+        fitted on the same windows before."""
 
     def _confirm(
         self, series: ErrorSeries, threshold: FloatArray, anomalous: BoolArray

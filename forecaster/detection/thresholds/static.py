@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import AliasChoices, Field
 
 from forecaster.detection.arrays import FloatArray
+from forecaster.detection.memo import FitMemo
 from forecaster.detection.parts import PartSettings
 from forecaster.detection.thresholds.base import ErrorSeries, Threshold
 
@@ -43,7 +44,9 @@ class StaticThreshold(Threshold):
     def history(self) -> int:
         return 0  # a fixed level: no earlier error matters
 
-    def _levels(self, series: ErrorSeries, reference_scale: float | None) -> FloatArray:
+    def _levels(
+        self, series: ErrorSeries, reference_scale: float | None, fits: FitMemo
+    ) -> FloatArray:
         if reference_scale is None:
             raise ValueError("the static threshold needs reference_scale (training error std)")
         size = series.errors.size - series.start

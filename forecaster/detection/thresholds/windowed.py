@@ -10,6 +10,7 @@ import numpy.typing as npt
 from pydantic import Field, model_validator
 
 from forecaster.detection.arrays import BoolArray, FloatArray, IntArray
+from forecaster.detection.memo import FitMemo
 from forecaster.detection.parts import PartSettings, check_history_fits_window
 from forecaster.detection.thresholds.base import ErrorSeries, Threshold, validate_errors
 
@@ -85,7 +86,9 @@ class WindowedThreshold(Threshold):
         last_position = np.searchsorted(series.steps, boundary, side="right")
         return np.searchsorted(series.finite_pos, last_position, side="left").astype(np.int64)
 
-    def _levels(self, series: ErrorSeries, reference_scale: float | None) -> FloatArray:
+    def _levels(
+        self, series: ErrorSeries, reference_scale: float | None, fits: FitMemo
+    ) -> FloatArray:
         ends = self._fit_end(series, series.steps[series.start :])
         unique_ends, inverse = np.unique(ends, return_inverse=True)  # one fit per refit
         levels = np.full(unique_ends.size, np.nan, dtype=np.float64)
@@ -96,7 +99,7 @@ class WindowedThreshold(Threshold):
             history = series.finite_values[begin:end]
             linked = series.linked[begin:end].copy()
             linked[0] = False
-            levels[i] = self._level(history, linked, reference_scale)
+            levels[i] = fits.level(history, linked, reference_scale, self._level)
         return np.asarray(levels[inverse.reshape(-1)], dtype=np.float64)
 
     @abstractmethod
