@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forecaster.config.detection import DetectionSettings
-from forecaster.detection.errors import side_errors
+from forecaster.detection.errors import side_errors, smooth_errors
 from forecaster.detection.extreme import limit_residuals
 from forecaster.detection.memo import DetectionMemo
 from forecaster.detection.registry import rules_from, scorer_from, threshold_from
@@ -109,10 +109,9 @@ class Detector:
         point. `predicted` holds the one-step prediction of every position (NaN where there
         is none); filled points (not `observed`) and points without a prediction have no
         residual and are never anomalous. `season`: the series' season in grid steps.
-        `memo`: the series' carried state from its last decisions (updated here; the same
-        results without it, computed for less)."""
+        `memo`: the series' carried threshold fits from its last decisions (updated here; the
+        same results without it, computed for less)."""
         memo = DetectionMemo() if memo is None else memo
-        memo.bind(self)
         residual = np.where(observed & np.isfinite(predicted), values - predicted, np.nan)
         high_errors, low_errors = side_errors(limit_residuals(residual))
         high = self._side("high", high_errors, steps, start, reference_scale, memo)
@@ -153,7 +152,7 @@ class Detector:
         reference_scale: float | None,
         memo: DetectionMemo,
     ) -> SideDecisions:
-        smoothed = memo.smooth(side, errors, steps, self.smoothing_span, self.smoothing_length)
+        smoothed = smooth_errors(errors, self.smoothing_span, self.smoothing_length)
         result = self.threshold.decide(
             smoothed, steps, start, reference_scale=reference_scale, fits=memo.fits(side)
         )

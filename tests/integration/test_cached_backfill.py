@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pytest
 
 from forecaster.config.loading import load_config
 from forecaster.db.time_range import TimeRange
+from forecaster.detection.thresholds.dynamic import DynamicThreshold
 from pipelines.context import open_context
+from pipelines.detect.cache import SeriesMemory
 from pipelines.detect.run import StepIO, cached_io, database_io, process_series
 from pipelines.detect.source import DatabaseSource, StepSource
 from pipelines.jobs.ingest import IngestRequest, ingest_file
+from tests.helpers.pipelines import load_rows
 from tests.helpers.series import clear_results, snapshot, write_config, write_series
 
 
@@ -66,3 +71,42 @@ def test_cached_chunks_read_only_new_points_and_write_the_rows_of_database_reads
     context_reads = [c for (u, _), (c, _) in zip(uncached, cached, strict=True) if u.start]
     assert len(context_reads) > 5 and all(r.start_exclusive for r in context_reads), cached
     assert sum(n for _, n in cached) < 0.7 * sum(n for _, n in uncached)
+
+
+def test_a_remembered_step_reuses_the_threshold_fits_of_the_step_before(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon-like run, one new point per step: through the memory, a threshold level is
+    fitted only when a refit boundary is crossed; read from the database, every step fits."""
+    csv = tmp_path / "s.csv"
+    write_series(csv)
+    fits: list[int] = []
+    fit = DynamicThreshold._level
+
+    def counted(self: DynamicThreshold, *args: Any) -> float:
+        fits.append(1)
+        return fit(self, *args)
+
+    monkeypatch.setattr(DynamicThreshold, "_level", counted)
+    context = open_context(load_config(write_config(tmp_path, db_url)))
+    try:
+        pipeline = context.settings.pipeline(None)
+        load_rows(context, csv, "s", slice(0, 1100))
+        memory = SeriesMemory()
+        assert process_series(context, pipeline, "s", io=cached_io(context, pipeline, memory)).ok
+        counts = []
+        for make_io, first in (
+            (lambda: cached_io(context, pipeline, memory), 1100),
+            (lambda: database_io(context, pipeline), 1105),
+        ):
+            fits.clear()
+            for row in range(first, first + 5):
+                load_rows(context, csv, "s", slice(row, row + 1))
+                assert process_series(context, pipeline, "s", io=make_io()).points_scored == 1
+            counts.append(len(fits))
+    finally:
+        context.close()
+    remembered, read = counts
+    refit_every = pipeline.detection.threshold.refit_every
+    assert refit_every >= 5 and remembered <= 2  # at most one boundary crossed per side
+    assert read >= 10  # both sides, every step

@@ -99,7 +99,7 @@ class WindowedThreshold(Threshold):
             history = series.finite_values[begin:end]
             linked = series.linked[begin:end].copy()
             linked[0] = False
-            levels[i] = fits.level(history, linked, reference_scale, self._level)
+            levels[i] = fits.level(history, linked, reference_scale, self._level, self)
         return np.asarray(levels[inverse.reshape(-1)], dtype=np.float64)
 
     @abstractmethod

@@ -7,8 +7,8 @@ import pytest
 
 from forecaster.config.detection import DetectionSettings
 from forecaster.detection.decide import Decisions, Detector
-from forecaster.detection.errors import smooth_errors
 from forecaster.detection.memo import DetectionMemo, FitMemo
+from forecaster.detection.thresholds.dynamic import DynamicThreshold
 
 SEASON = 48
 
@@ -81,20 +81,6 @@ def test_memo_of_other_inputs_or_another_detector_changes_nothing() -> None:
         same(a, b)
         for a, b in zip(cycles(other, 5, None, 2), cycles(other, 5, memo, 2), strict=True)
     )
-    assert memo.owner is other
-
-
-def test_smoothing_reuses_only_windows_that_are_unchanged() -> None:
-    rng = np.random.default_rng(3)
-    errors = np.abs(rng.normal(0, 1, 600))
-    errors[rng.choice(600, 30, replace=False)] = np.nan
-    steps = np.arange(600, dtype=np.int64)
-    memo = DetectionMemo()
-    memo.smooth("high", errors[:500], steps[:500], 20, 100)
-    changed = errors[50:].copy()
-    changed[300] = 7.0  # an earlier point corrected: every window over it is recomputed
-    got = memo.smooth("high", changed, steps[50:], 20, 100)
-    assert np.array_equal(got, smooth_errors(changed, 20, 100), equal_nan=True)
 
 
 def test_a_fit_is_computed_once_per_window() -> None:
@@ -107,9 +93,12 @@ def test_a_fit_is_computed_once_per_window() -> None:
     fits = FitMemo()
     history = np.arange(10.0)
     linked = np.ones(10, dtype=bool)
-    assert fits.level(history, linked, 1.0, fit) == fits.level(history.copy(), linked, 1.0, fit)
-    assert len(calls) == 1
-    fits.level(history, linked, 2.0, fit)  # another reference scale: another fit
+    owner, other = DynamicThreshold(), DynamicThreshold(z_max=5.0)
+    level = fits.level(history, linked, 1.0, fit, owner)
+    assert fits.level(history.copy(), linked, 1.0, fit, DynamicThreshold()) == level
+    assert len(calls) == 1  # the same window and settings, a threshold built anew
+    fits.level(history, linked, 2.0, fit, owner)  # another reference scale: another fit
+    fits.level(history, linked, 1.0, fit, other)  # other settings: another fit
     history[3] = 4.5
-    fits.level(history, linked, 1.0, fit)
-    assert len(calls) == 3
+    fits.level(history, linked, 1.0, fit, owner)
+    assert len(calls) == 4
