@@ -42,9 +42,12 @@ class AppContext:
     def models(self) -> ModelRuntime:
         """The model runtime, created on first use (TensorFlow loads only when a model runs)."""
         if self._models is None:
+            from forecaster.model.remote import RemoteStore
             from pipelines.model_runtime import ModelRuntime
 
-            self._models = ModelRuntime(self.settings.model_dir, verbose=self.verbose)
+            root, url = self.settings.model_dir, self.settings.model_store
+            remote = None if url is None else RemoteStore(url, root)
+            self._models = ModelRuntime(root, verbose=self.verbose, remote=remote)
         return self._models
 
     def source(self, pipeline: str | None = None) -> SeriesSource:

@@ -25,6 +25,7 @@ from forecaster.errors import ModelNotFound, SeriesUnusable
 from forecaster.model import store
 from forecaster.model.network import Network, NetworkPool, import_keras
 from forecaster.model.predict import TrainedModel
+from forecaster.model.remote import RemoteStore
 from forecaster.model.train import WarmStart, series_seed, train_model
 from forecaster.series.regular import RegularSeries
 
@@ -46,12 +47,17 @@ class ActiveModel:
 class ModelRuntime:
     """Builds networks once per architecture and keeps loaded models keyed by version.
 
-    Lives as long as the process (CLI command or daemon); TensorFlow loads on first use.
+    Lives as long as the process (CLI command or daemon); TensorFlow loads on first use. With
+    a `remote` store (`model_store`), versions are published there and fetched from it into
+    `root` (which then caches them), so processes on other machines share them.
     """
 
-    def __init__(self, root: Path, *, verbose: bool = False) -> None:
+    def __init__(
+        self, root: Path, *, verbose: bool = False, remote: RemoteStore | None = None
+    ) -> None:
         self.root = root
         self.verbose = verbose
+        self.remote = remote
         self._pool = NetworkPool()
         # One model per series, the one last used: walk-forward scoring moves from a version to
         # the next and never back, so older versions need not stay in a long-running daemon.
@@ -63,15 +69,26 @@ class ModelRuntime:
 
     def load_latest(self, pipeline: str, series: str) -> store.StoredModel:
         """The newest stored version (cached); ModelNotFound / ModelArtifactError."""
-        versions = store.list_versions(self.root, pipeline, series)
+        versions = self._versions(pipeline, series)
         if not versions:
             raise ModelNotFound(f"no trained model for series {series!r} in pipeline {pipeline!r}")
         return self.load_version(pipeline, series, versions[-1])
+
+    def _versions(self, pipeline: str, series: str) -> list[int]:
+        """Versions in the local store and, when there is one, the shared one."""
+        local = store.list_versions(self.root, pipeline, series)
+        if self.remote is None:
+            return local
+        return sorted({*local, *self.remote.versions(pipeline, series)})
 
     def load_version(self, pipeline: str, series: str, version: int) -> store.StoredModel:
         """One stored version, read from disk once per process; ModelArtifactError."""
         cached = self._loaded.get((pipeline, series))
         if cached is None or cached.version != version:
+            if self.remote is not None and version not in store.list_versions(
+                self.root, pipeline, series
+            ):
+                self.remote.fetch(pipeline, series, version)
             cached = store.load_model(self.root, pipeline, series, self.network_for, version)
             self._loaded[(pipeline, series)] = cached
         return cached
@@ -139,7 +156,7 @@ class ModelRuntime:
         another process recorded first is removed again."""
         with transaction(sessions) as session:
             latest = latest_model_version(session=session, pipeline=pipeline, series_id=series_id)
-            on_disk = store.list_versions(self.root, pipeline, series)
+            on_disk = self._versions(pipeline, series)
             version = max([latest.version if latest else 0, *on_disk, 0]) + 1
             path = store.save_model(self.root, pipeline, series, version, model, network)
             try:
@@ -161,6 +178,8 @@ class ModelRuntime:
                 # Another process stored this version number first: ours is not recorded.
                 shutil.rmtree(path, ignore_errors=True)
                 raise
+            if self.remote is not None:  # recorded (flushed): ours is the one to share
+                self.remote.publish(pipeline, series, version, path)
             return version, row.id, path
 
 

@@ -26,13 +26,14 @@ def scratch_settings(
 ) -> Settings:
     """`settings` with only the pipeline called `pipeline` (the first when None), reading the
     service's own observations table (its `source:` dropped), on the SQLite file
-    `root/<database>` and the model store `root/<models>`. Everything else is kept as it is,
-    so the scratch run scores exactly as that pipeline would."""
+    `root/<database>` and the model store `root/<models>` (no shared `model_store`). Everything
+    else is kept as it is, so the scratch run scores exactly as that pipeline would."""
     chosen = settings.pipeline(pipeline)
     return settings.model_copy(
         update={
             "database": DatabaseSettings(url=f"sqlite:///{root / database}"),
             "model_dir": root / models,
+            "model_store": None,  # a scratch run shares no models
             "pipelines": [chosen.model_copy(update={"source": None})],
         }
     )

@@ -22,6 +22,7 @@ DATABASE_URL_ENV = "FORECASTER_DATABASE_URL"
 
 
 MODEL_DIR_ENV = "FORECASTER_MODEL_DIR"
+MODEL_STORE_ENV = "FORECASTER_MODEL_STORE"
 
 
 DEFAULT_CONFIG_NAME = "config.yaml"
@@ -121,9 +122,11 @@ def _apply_environment(settings: Settings, config_path: Path, env: Mapping[str, 
     if not model_dir.is_absolute():
         model_dir = base_dir / model_dir
     database = settings.database.model_copy(update={"url": url})
-    return settings.model_copy(
-        update={"database": database, "model_dir": model_dir, "config_path": config_path}
-    )
+    store = env.get(MODEL_STORE_ENV) or settings.model_store
+    if env.get(MODEL_STORE_ENV) and "://" not in env[MODEL_STORE_ENV]:
+        raise ConfigError(f"{MODEL_STORE_ENV}={store!r} is not a URL (such as s3://bucket/models)")
+    update = {"database": database, "model_dir": model_dir, "config_path": config_path}
+    return settings.model_copy(update={**update, "model_store": store})
 
 
 def _resolve_sqlite_path(url: str, base_dir: Path) -> str:

@@ -24,10 +24,27 @@ class Settings(StrictModel):
     executor: ExecutorSettings = ExecutorSettings()
     notify: NotifySettings = NotifySettings()
     model_dir: Path = Field(default=Path("models"), description="Root of the model store.")
+    model_store: str | None = Field(
+        default=None,
+        description="A shared model store at an fsspec URL (s3://bucket/models, "
+        "file:///srv/models, …) for processes on other machines (a Dask cluster): versions are "
+        "published there and fetched into model_dir, which caches them. Needs "
+        "`pip install 'forecaster[remote]'` and the storage's fsspec package (s3fs, gcsfs).",
+    )
     pipelines: list[PipelineSettings] = Field(
         default_factory=lambda: [PipelineSettings(name="default")]
     )
     config_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("model_store")
+    @classmethod
+    def _store_is_a_url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError(
+                f"{value!r} is not a URL (such as s3://bucket/models or file:///srv/models); "
+                "a local directory is model_dir"
+            )
+        return value
 
     @field_validator("pipelines")
     @classmethod

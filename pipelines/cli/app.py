@@ -102,6 +102,10 @@ def open_app_context(
     settings = settings_from(config, verbose)
     if models:
         check_model_dir(settings.model_dir)
+        if settings.model_store is not None:
+            from forecaster.model.remote import open_filesystem
+
+            open_filesystem(settings.model_store)  # fsspec and the storage's package are there
     return open_context(settings, require_schema=require_schema, verbose=verbose)
 
 

@@ -15,6 +15,11 @@ def check_config(config: ConfigOption = None, verbose: VerboseOption = False) ->
     out.print(f"config: {settings.config_path}", markup=False)
     out.print(f"database: {display_url(settings.database.url)}", markup=False)
     out.print(f"model_dir: {settings.model_dir}", markup=False)
+    if settings.model_store is not None:
+        from forecaster.model.remote import open_filesystem
+
+        open_filesystem(settings.model_store)
+        out.print(f"model_store: {settings.model_store}", markup=False)
     for pipeline in settings.pipelines:
         source = pipeline.source.table if pipeline.source else "observations"
         out.print(f"pipeline {pipeline.name}: source {source}", markup=False)

@@ -34,6 +34,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "never.yaml": {"pipelines": [{"name": "p", "training": {"cron": "0 0 30 2 *"}}]},
         "tiny-initial.yaml": {"pipelines": [{"name": "p", "training": {"initial_points": 50}}]},
         "model-dir-file.yaml": {"model_dir": "a-file", "database": {"url": "sqlite:///x.db"}},
+        "store.yaml": {"model_store": "nosuchfs://bucket/models"},
     }.items():
         (work / name).write_text(yaml.safe_dump(changes))
     return work
@@ -125,6 +126,10 @@ CASES = {
         ["train", "--series", "s", "-c", "model-dir-file.yaml"],
         "error: model_dir {work}/a-file: exists and is not a directory (set model_dir in the "
         "config or FORECASTER_MODEL_DIR)",
+    ),
+    "model_store nobody can open": (
+        ["check-config", "-c", "store.yaml"],
+        "error: model_store 'nosuchfs://bucket/models': Protocol not known: nosuchfs",
     ),
     "evaluate report nobody can write": (
         ["evaluate", "--data", ".", "--labels", "labels.json", "--out", "/proc/report.json"],

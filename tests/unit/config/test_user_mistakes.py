@@ -104,3 +104,16 @@ def test_a_pipeline_named_like_a_directory_is_refused(tmp_path: Path) -> None:
     assert error_of(tmp_path, "pipelines:\n  - name: '..'\n") == (
         "pipelines[0].name: '..' names a directory: use letters or digits too"
     )
+
+
+def test_a_model_store_must_be_a_url(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "model_store: shared/models\n")
+    assert message.startswith("model_store: 'shared/models' is not a URL")
+
+
+def test_a_model_store_from_the_environment_must_be_a_url(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("model_store: file:///srv/models\n", encoding="utf-8")
+    assert load_config(path, env={}).model_store == "file:///srv/models"
+    with pytest.raises(ConfigError, match="FORECASTER_MODEL_STORE='here' is not a URL"):
+        load_config(path, env={"FORECASTER_MODEL_STORE": "here"})
