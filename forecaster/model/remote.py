@@ -85,6 +85,7 @@ class RemoteStore:
             return local
         source = f"{self._series(pipeline, series)}/{version}"
         local.parent.mkdir(parents=True, exist_ok=True)
+        self.fs.invalidate_cache(source)  # a listing cached before it was published
         staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=local.parent))
         try:
             for name in PUBLISHED:
