@@ -85,9 +85,7 @@ class ModelRuntime:
         """One stored version, read from disk once per process; ModelArtifactError."""
         cached = self._loaded.get((pipeline, series))
         if cached is None or cached.version != version:
-            if self.remote is not None and version not in store.list_versions(
-                self.root, pipeline, series
-            ):
+            if self.remote is not None:  # read locally when model_dir holds it already
                 self.remote.fetch(pipeline, series, version)
             cached = store.load_model(self.root, pipeline, series, self.network_for, version)
             self._loaded[(pipeline, series)] = cached

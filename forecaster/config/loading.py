@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from forecaster.config.detection import METHOD_SECTIONS
 from forecaster.config.settings import Settings
+from forecaster.config.validators import store_url_problem
 from forecaster.errors import ConfigError
 from forecaster.messages import quoted
 
@@ -122,9 +123,12 @@ def _apply_environment(settings: Settings, config_path: Path, env: Mapping[str, 
     if not model_dir.is_absolute():
         model_dir = base_dir / model_dir
     database = settings.database.model_copy(update={"url": url})
-    store = env.get(MODEL_STORE_ENV) or settings.model_store
-    if env.get(MODEL_STORE_ENV) and "://" not in env[MODEL_STORE_ENV]:
-        raise ConfigError(f"{MODEL_STORE_ENV}={store!r} is not a URL (such as s3://bucket/models)")
+    store = settings.model_store
+    if env.get(MODEL_STORE_ENV):
+        store = env[MODEL_STORE_ENV]
+        problem = store_url_problem(store)
+        if problem is not None:
+            raise ConfigError(f"{MODEL_STORE_ENV}={store!r} {problem}")
     update = {"database": database, "model_dir": model_dir, "config_path": config_path}
     return settings.model_copy(update={**update, "model_store": store})
 

@@ -12,7 +12,7 @@ from forecaster.config.executor import ExecutorSettings
 from forecaster.config.notify import NotifySettings
 from forecaster.config.pipeline import PipelineSettings
 from forecaster.config.strict import StrictModel
-from forecaster.config.validators import check_unique
+from forecaster.config.validators import check_unique, store_url_problem
 from forecaster.errors import ConfigError
 
 
@@ -39,11 +39,9 @@ class Settings(StrictModel):
     @field_validator("model_store")
     @classmethod
     def _store_is_a_url(cls, value: str | None) -> str | None:
-        if value is not None and "://" not in value:
-            raise ValueError(
-                f"{value!r} is not a URL (such as s3://bucket/models or file:///srv/models); "
-                "a local directory is model_dir"
-            )
+        problem = None if value is None else store_url_problem(value)
+        if problem is not None:
+            raise ValueError(f"{value!r} {problem}; a local directory is model_dir")
         return value
 
     @field_validator("pipelines")

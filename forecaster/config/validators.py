@@ -79,6 +79,14 @@ def check_series_name(name: str) -> str:
     return name
 
 
+def store_url_problem(url: str) -> str | None:
+    """Why `url` cannot name a shared model store, or None when it can (its filesystem is
+    opened later: forecaster.model.remote.open_filesystem)."""
+    if "://" not in url:
+        return "is not a URL (such as s3://bucket/models or file:///srv/models)"
+    return None
+
+
 def check_unique(names: list[str], what: str) -> None:
     """Names that must be told apart (pipelines, sinks): the repeated ones are an error."""
     duplicates = sorted({n for n in names if names.count(n) > 1})

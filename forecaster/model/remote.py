@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from forecaster.config.validators import store_url_problem
 from forecaster.errors import ConfigError, ModelArtifactError
 from forecaster.model.store import META_FILE, MODEL_FILE, WEIGHTS_FILE, series_directory
 
@@ -24,10 +25,9 @@ PUBLISHED = (WEIGHTS_FILE, MODEL_FILE, META_FILE)
 
 def open_filesystem(url: str) -> tuple[Any, str]:
     """The fsspec filesystem and root path of `url`; ConfigError naming what is missing."""
-    if "://" not in url:
-        raise ConfigError(
-            f"model_store {url!r} is not a URL (such as s3://bucket/models or file:///srv/models)"
-        )
+    problem = store_url_problem(url)
+    if problem is not None:
+        raise ConfigError(f"model_store {url!r} {problem}")
     try:
         import fsspec
     except ImportError:
@@ -55,6 +55,9 @@ class RemoteStore:
         relative = series_directory(Path("."), pipeline, series).as_posix()
         return f"{self.root}/{relative}"
 
+    def _version(self, pipeline: str, series: str, version: int) -> str:
+        return f"{self._series(pipeline, series)}/{version}"
+
     def versions(self, pipeline: str, series: str) -> list[int]:
         """Version numbers published for a series (those with a meta.json), ascending."""
         directory = self._series(pipeline, series)
@@ -68,7 +71,7 @@ class RemoteStore:
 
     def publish(self, pipeline: str, series: str, version: int, directory: Path) -> None:
         """Upload a version's files from its local `directory`, meta.json last."""
-        target = f"{self._series(pipeline, series)}/{version}"
+        target = self._version(pipeline, series, version)
         try:
             self.fs.makedirs(target, exist_ok=True)
             for name in PUBLISHED:
@@ -83,7 +86,7 @@ class RemoteStore:
         local = series_directory(self.local_root, pipeline, series) / str(version)
         if (local / META_FILE).exists():
             return local
-        source = f"{self._series(pipeline, series)}/{version}"
+        source = self._version(pipeline, series, version)
         local.parent.mkdir(parents=True, exist_ok=True)
         self.fs.invalidate_cache(source)  # a listing cached before it was published
         staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=local.parent))
@@ -106,7 +109,7 @@ class RemoteStore:
 
     def remove(self, pipeline: str, series: str, version: int) -> None:
         """Delete a published version (one another process recorded first)."""
-        target = f"{self._series(pipeline, series)}/{version}"
+        target = self._version(pipeline, series, version)
         try:
             if self.fs.exists(target):
                 self.fs.rm(target, recursive=True)

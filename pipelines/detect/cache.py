@@ -43,7 +43,7 @@ class Recent:
     network_version: int | None = None
     # `raw` holds every raw point from this time on (None: from the series' first point).
     read_from: pd.Timestamp | None = None
-    # The step's smoothed errors and threshold fits (reused only where the inputs match).
+    # The threshold levels the step fitted (reused only where a fit window is unchanged).
     detection: DetectionMemo | None = None
 
 

@@ -58,8 +58,8 @@ class StepSource(Protocol):
         ...
 
     def detection_memo(self, state: SeriesState) -> DetectionMemo | None:
-        """The detection state the series' last step carried (smoothed errors, threshold
-        fits); None when none is kept (the decisions are then computed afresh, same bits)."""
+        """The detection state the series' last step carried (its threshold fits); None when
+        none is kept (the decisions are then computed afresh, same bits)."""
         ...
 
 
