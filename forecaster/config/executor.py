@@ -27,7 +27,8 @@ class ExecutorSettings(StrictModel):
         ge=1,
         le=256,
         description="TensorFlow and BLAS threads in each local worker process (workers x "
-        "threads should not exceed the cores).",
+        "threads should not exceed the cores), and in each Dask worker whose environment does "
+        "not set them (OMP_NUM_THREADS, TF_NUM_INTRAOP_THREADS, ...).",
     )
 
     lease_wait_seconds: float = Field(

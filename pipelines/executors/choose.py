@@ -25,7 +25,12 @@ def run_tasks(
         from pipelines.executors.dask_cluster import run_on_dask
 
         return run_on_dask(
-            context.settings, tasks, address=executor.dask, on_series=on_series, on_done=on_done
+            context.settings,
+            tasks,
+            address=executor.dask,
+            threads=executor.threads_per_worker,
+            on_series=on_series,
+            on_done=on_done,
         )
     if executor.workers > 1 and len(tasks) > 1:
         from pipelines.executors.processes import run_in_processes

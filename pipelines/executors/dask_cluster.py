@@ -31,10 +31,12 @@ def run_on_dask(
     tasks: Sequence[SeriesTask],
     *,
     address: str,
+    threads: int,
     on_series: SeriesProgress | None = None,
     on_done: Callable[[SeriesReport], None] | None = None,
 ) -> list[SeriesReport]:
-    """Each task's report, in task order; `on_done` as each one finishes."""
+    """Each task's report, in task order; `on_done` as each one finishes. A task gives the
+    compute pools its worker's environment leaves unset `threads` threads."""
     distributed = _import_distributed()
     with ExitStack() as stack:
         client = stack.enter_context(_connect(distributed, address))
@@ -50,6 +52,7 @@ def run_on_dask(
                 settings,
                 task,
                 relay,
+                threads,
                 key=f"forecaster-backfill-{uuid.uuid4().hex}",
                 pure=False,
                 retries=TASK_RETRIES,

@@ -20,6 +20,7 @@ from pipelines.detect.run import (
     pending_points,
     process_series,
 )
+from pipelines.executors.threads import default_threads
 from pipelines.jobs.guard import guarded
 from pipelines.jobs.series_lease import LeaseTerms, series_lease
 from pipelines.notify.wiring import backfill_io
@@ -80,12 +81,19 @@ def _leased_backfill(
 
 
 def run_in_worker(
-    settings: Settings, task: SeriesTask, on_series: SeriesProgress | None = None
+    settings: Settings,
+    task: SeriesTask,
+    on_series: SeriesProgress | None = None,
+    threads: int | None = None,
 ) -> SeriesReport:
     """`backfill_series` in a process of its own (a local worker or a Dask worker): its own
-    database connections and model runtime, closed afterwards. The parent checked the schema."""
+    database connections and model runtime, closed afterwards. The parent checked the schema.
+    With `threads`, the compute pools the worker's environment leaves unset get that many
+    threads (a local worker's are pinned when it starts)."""
 
     def work() -> SeriesReport:
+        if threads is not None:
+            default_threads(threads)
         context = open_context(settings, require_schema=False)
         try:
             return _leased_backfill(context, task, on_series)

@@ -3,6 +3,7 @@ and PostgreSQL: the rows of a single-process backfill, even when a worker is kil
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -37,10 +38,25 @@ def test_a_dask_cluster_writes_the_rows_of_one_process_even_when_a_worker_dies(
         wait_for_forecasts(url, 1, running=lambda: process.poll() is None)
         cluster.workers[0].send_signal(signal.SIGKILL)
         output, _ = process.communicate(timeout=600)
+        pools = worker_variable(cluster.address, "TF_NUM_INTRAOP_THREADS")
     assert process.returncode == 0, output
+    # Workers started without thread variables run TensorFlow on threads_per_worker (1)
+    # thread, not one per core each.
+    assert pools and set(pools.values()) == {"1"}, pools
     for name in SERIES:
         assert name in output
     assert rows_by_series(url) == expected
+
+
+def worker_variable(address: str, name: str) -> dict[str, str | None]:
+    """The environment variable `name` in each live worker of the cluster."""
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        values: dict[str, str | None] = client.run(
+            os.getenv, name
+        )  # by reference: a bound method would carry this environ
+    return values
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:

@@ -25,8 +25,9 @@ class LocalCluster:
 def local_cluster(directory: Path, workers: int = 2) -> Iterator[LocalCluster]:
     """A scheduler on a free port and `workers` one-thread worker processes, started in
     `directory` (their logs land there) and stopped afterwards."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FORECASTER_")}
-    env.update({"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"})
+    # No thread variables: the workers' environment is what a plain `dask worker` has (Dask
+    # pins BLAS to one thread itself; each task pins TensorFlow's pools).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORECASTER_", "TF_NUM_"))}
     file = directory / "scheduler.json"
     processes: list[subprocess.Popen[bytes]] = []
 
