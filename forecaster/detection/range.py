@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import ClassVar, Self
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field, model_validator
 
 from forecaster.config.strict import StrictModel
 from forecaster.detection.arrays import FloatArray
 from forecaster.detection.parts import check_history_fits_window
 from forecaster.detection.rules import RuleFlags, RuleInputs, excess_score, no_flags
+from forecaster.detection.sliding import sliding_extremes
 
 
 class RangeSettings(StrictModel):
@@ -91,7 +91,7 @@ class RangeRule:
         """Min and max of the observed readings among the `window` positions before each
         position start.. (NaN with fewer than `min_history`); (None, None) when no position
         has enough. Min and max are exact, so any history holding the window gives the same
-        bits; the cost is (n - start) x window (a daemon cycle decides one point or a few)."""
+        bits; the cost is O(n - start + window) (`sliding_extremes`)."""
         n, window = values.size, self.window
         first = max(start - window, 0)
         seen = observed[first : n - 1] if n > 1 else observed[:0]
@@ -102,11 +102,9 @@ class RangeRule:
             readings = np.concatenate([np.zeros(pad), readings])
         if readings.size < window:
             return None, None
-        views = sliding_window_view(readings, window)  # row k: the window before start + k
-        flags = sliding_window_view(seen, window)
-        low = np.where(flags, views, np.inf).min(axis=1)
-        high = np.where(flags, views, -np.inf).max(axis=1)
-        enough = flags.sum(axis=1) >= self.min_history
+        # Output k: the window before position start + k.
+        low, high, count = sliding_extremes(readings, seen, window)
+        enough = count >= self.min_history
         if not enough.any():
             return None, None
         return np.where(enough, low, np.nan), np.where(enough, high, np.nan)
