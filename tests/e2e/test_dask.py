@@ -53,9 +53,8 @@ def worker_variable(address: str, name: str) -> dict[str, str | None]:
     from distributed import Client
 
     with Client(address, timeout="30s") as client:
-        values: dict[str, str | None] = client.run(
-            os.getenv, name
-        )  # by reference: a bound method would carry this environ
+        # os.getenv is pickled by reference; os.environ.get would carry this process's environ.
+        values: dict[str, str | None] = client.run(os.getenv, name)
     return values
 
 
