@@ -31,7 +31,9 @@ class Decisions:
     # error scale (forecast), factor * RMSE (extreme), the run-length limit in points (stuck),
     # the widened half-range (range).
     threshold: np.ndarray
-    score: np.ndarray  # [0, 1]; NaN while the error history is too short
+    # [0, 1] at anomalous points (the reporting rule's), NaN elsewhere: scorers skip the
+    # points no threshold flags. `threshold` and `direction` also describe anomalous points.
+    score: np.ndarray
     anomalous: np.ndarray
     direction: np.ndarray  # "high": observed above the forecast, "low": below
     # Which rule reports an anomalous point: "forecast", "extreme", "stuck", "range" or
@@ -46,7 +48,9 @@ class SideDecisions:
     """One side's (high or low) threshold, scores and flags for the decided positions."""
 
     threshold: np.ndarray
-    score: np.ndarray  # -1 where there is no score (so it never wins a comparison)
+    # At flagged points the score; elsewhere -1 where there is none (so it never wins a
+    # comparison), else a score or a placeholder in [0, 1] (see Scorer.score_where).
+    score: np.ndarray
     flagged: np.ndarray
 
 
@@ -156,7 +160,6 @@ class Detector:
         result = self.threshold.decide(
             smoothed, steps, start, reference_scale=reference_scale, fits=memo.fits(side)
         )
-        scores = self.scorer.score(smoothed, start)
         # A point is anomalous by its own error, not by the smoothed memory of an earlier one:
         # its error must reach the threshold and a share of the smoothed error (a point after
         # a spike, with an ordinary error, is in the spike's tail), and be more than the
@@ -165,7 +168,11 @@ class Detector:
         with np.errstate(invalid="ignore"):
             level = np.maximum(result.threshold, OWN_SHARE * smoothed[start:])
             own = errors[start:] >= np.maximum(level, floor)
-        flagged = result.anomalous & own & np.isfinite(scores) & (scores >= self.min_score)
+        # Only those points' scores matter (the others are not anomalous by this rule); every
+        # point's says whether the scorer has the history to judge it.
+        crossed = result.anomalous & own
+        scores = self.scorer.score_where(smoothed, start, crossed)
+        flagged = crossed & np.isfinite(scores) & (scores >= self.min_score)
         return SideDecisions(result.threshold, np.nan_to_num(scores, nan=-1.0), flagged)
 
 
@@ -195,7 +202,7 @@ def _combine(
         predicted=predicted[start:],
         residual=residual[start:],
         threshold=threshold,
-        score=np.where(score < 0, np.nan, score),
+        score=np.where(anomalous & (score >= 0), score, np.nan),
         anomalous=anomalous,
         direction=direction,
         rule=rule,

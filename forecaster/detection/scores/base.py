@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
+import numpy as np
 import numpy.typing as npt
 
-from forecaster.detection.arrays import FloatArray, as_1d
+from forecaster.detection.arrays import BoolArray, FloatArray, as_1d
 from forecaster.detection.parts import DetectionPart
 
 
@@ -23,6 +24,23 @@ class Scorer(DetectionPart):
         values = as_1d(signal, "signal")
         if not 0 <= start <= values.size:
             raise ValueError(f"start must be in 0..{values.size}, got {start}")
+        return self._scores(values, start)
+
+    def score_where(self, signal: npt.ArrayLike, start: int, wanted: npt.ArrayLike) -> FloatArray:
+        """Scores of positions start..len-1 where `wanted` (a mask of that length), for a
+        caller that reads a few of them (the forecast rule reads those its threshold flags).
+        Elsewhere the score or, from a scorer that skips the work there, 0.0; NaN exactly
+        where `score` is NaN either way, so which points can be scored is still known."""
+        values = as_1d(signal, "signal")
+        if not 0 <= start <= values.size:
+            raise ValueError(f"start must be in 0..{values.size}, got {start}")
+        mask = np.asarray(wanted, dtype=bool)
+        if mask.shape != (values.size - start,):
+            raise ValueError(f"wanted must have {values.size - start} values, got {mask.shape}")
+        return self._scores_where(values, start, mask)
+
+    def _scores_where(self, values: FloatArray, start: int, wanted: BoolArray) -> FloatArray:
+        """`score_where` of the validated signal: by default every score."""
         return self._scores(values, start)
 
     @abstractmethod

@@ -9,10 +9,15 @@ from typing import ClassVar, Literal, Self
 import numpy as np
 from pydantic import Field, model_validator
 
-from forecaster.detection.arrays import FloatArray
+from forecaster.detection.arrays import BoolArray, FloatArray
 from forecaster.detection.parts import PartSettings, check_history_fits_window
 from forecaster.detection.scores.base import Scorer
-from forecaster.detection.scores.trailing import recent_means, stats_before_recent
+from forecaster.detection.scores.trailing import (
+    history_counted,
+    recent_means,
+    stats_before_recent,
+    stats_before_recent_at,
+)
 
 # The spread of a history is at least this fraction of its mean (a constant history: any
 # clearly larger recent mean is improbable), and never zero.
@@ -67,18 +72,54 @@ class LikelihoodScorer(Scorer):
         return self.window + self.short - 1
 
     def _scores(self, values: FloatArray, start: int) -> FloatArray:
+        values, start = self._history_only(values, start)
+        recent = recent_means(values, self.short, start)
+        mean, var = stats_before_recent(values, self.window, self.short, start, self.min_history)
+        return _likelihood(values[start:], recent, mean, var)
+
+    def _scores_where(self, values: FloatArray, start: int, wanted: BoolArray) -> FloatArray:
+        values, start = self._history_only(values, start)
+        if not self._summable(values):
+            return self._scores(values, start)
+        scores = np.where(
+            np.isfinite(values[start:])
+            & history_counted(values, self.window, self.short, start, self.min_history),
+            0.0,
+            np.nan,
+        )
+        at = np.flatnonzero(wanted)
+        mean, var = stats_before_recent_at(
+            values, self.window, self.short, start + at, self.min_history
+        )
+        recent = recent_means(values, self.short, start)[at]
+        scores[at] = _likelihood(values[start:][at], recent, mean, var)
+        return scores
+
+    def _summable(self, values: FloatArray) -> bool:
+        """Whether no window's sum of squared deviations can overflow, so a point has a score
+        exactly where its history holds enough values (the forecast rule's errors, clipped at
+        1e150, always are; an overflowed history's mean is not finite and scores NaN)."""
+        finite = np.abs(values[np.isfinite(values)])
+        biggest = float(finite.max()) if finite.size else 0.0
+        return 4.0 * biggest * biggest * self.window < float(np.finfo(np.float64).max)
+
+    def _history_only(self, values: FloatArray, start: int) -> tuple[FloatArray, int]:
         # Every window is positional and summed in a fixed order: the history suffices (a
         # daemon cycle's context holds twice as much, for the thresholds' sake).
         cut = max(0, start - self.history)
-        values, start = values[cut:], start - cut
-        recent = recent_means(values, self.short, start)
-        mean, var = stats_before_recent(values, self.window, self.short, start, self.min_history)
-        scores = np.full(values.size - start, np.nan)
-        ok = np.isfinite(values[start:]) & np.isfinite(mean)
-        if ok.any():
-            mean, var = mean[ok], var[ok]
-            floor = np.maximum(REL_STD_FLOOR * np.abs(mean), np.finfo(np.float64).tiny)
-            with np.errstate(over="ignore", invalid="ignore"):
-                z = (recent[ok] - mean) / np.maximum(np.sqrt(var), floor)
-            scores[ok] = 0.5 * (1.0 + _erf(np.clip(z, -40.0, 40.0) / math.sqrt(2.0)))
-        return scores
+        return values[cut:], start - cut
+
+
+def _likelihood(
+    values: FloatArray, recent: FloatArray, mean: FloatArray, var: FloatArray
+) -> FloatArray:
+    """Phi((recent - mean) / floored std) where the value and the history's mean are finite."""
+    scores = np.full(values.size, np.nan)
+    ok = np.isfinite(values) & np.isfinite(mean)
+    if ok.any():
+        mean, var = mean[ok], var[ok]
+        floor = np.maximum(REL_STD_FLOOR * np.abs(mean), np.finfo(np.float64).tiny)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = (recent[ok] - mean) / np.maximum(np.sqrt(var), floor)
+        scores[ok] = 0.5 * (1.0 + _erf(np.clip(z, -40.0, 40.0) / math.sqrt(2.0)))
+    return scores

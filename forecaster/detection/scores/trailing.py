@@ -9,6 +9,9 @@ import numpy as np
 
 from forecaster.detection.arrays import FloatArray, IntArray
 
+# Values per batch of window rows summed at once (8 bytes each).
+ROW_BATCH_VALUES = 250_000
+
 
 @dataclass(frozen=True)
 class TrailingStats:
@@ -23,6 +26,43 @@ def trailing_stats(values: FloatArray, window: int, start: int) -> TrailingStats
     """Count, mean and variance of the finite values in the `window` positions before each
     t (t excluded); mean and variance only for t >= start."""
     n = values.size
+    clean, finite, count, shift = _prepared(values, window)
+    total, total_sq = window_sums(clean, finite, shift[start:], window, start)
+    mean = np.full(n, np.nan)
+    var = np.full(n, np.nan)
+    have = (count > 0) & (np.arange(n) >= start)
+    mean[have], var[have] = _moments(shift[have], total[have], total_sq[have], count[have])
+    return TrailingStats(count=count, mean=mean, var=var)
+
+
+def trailing_stats_at(values: FloatArray, window: int, positions: IntArray) -> TrailingStats:
+    """`trailing_stats` at `positions` only (the same bits), for a caller that needs a few of
+    them: the work is O(window) per position asked for, not per position of the array."""
+    clean, finite, count, shift = _prepared(values, window)
+    count = count[positions]
+    have = count > 0
+    at = positions[have]
+    padded_values = np.concatenate([np.zeros(window), clean])
+    padded_finite = np.concatenate([np.zeros(window), finite.astype(np.float64)])
+    # Output t sums padded[t + j] for j = 0..window-1: positions t-window..t-1.
+    total, total_sq = _row_sums(padded_values, padded_finite, shift[at], window, at)
+    mean = np.full(positions.size, np.nan)
+    var = np.full(positions.size, np.nan)
+    mean[have], var[have] = _moments(shift[at], total, total_sq, count[have])
+    return TrailingStats(count=count, mean=mean, var=var)
+
+
+def trailing_counts(values: FloatArray, window: int) -> IntArray:
+    """`trailing_stats(...).count` alone: O(n) whatever the window."""
+    return _prepared(values, window)[2]
+
+
+def _prepared(
+    values: FloatArray, window: int
+) -> tuple[FloatArray, np.ndarray, IntArray, FloatArray]:
+    """The values with 0 for non-finite ones, the finite mask, each t's count of finite values
+    among t-window..t-1, and each t's shift: its newest finite value before t (0 without)."""
+    n = values.size
     finite = np.isfinite(values)
     clean = np.where(finite, values, 0.0)
     # Count of finite values among positions t-window .. t-1 (exact integer arithmetic).
@@ -34,15 +74,16 @@ def trailing_stats(values: FloatArray, window: int, start: int) -> TrailingStats
     last_finite = np.maximum.accumulate(np.where(finite, positions, -1))
     previous = np.concatenate([[-1], last_finite[:-1]])
     shift = np.where(previous >= 0, clean[np.maximum(previous, 0)], 0.0)
-    total, total_sq = window_sums(clean, finite, shift[start:], window, start)
-    mean = np.full(n, np.nan)
-    var = np.full(n, np.nan)
-    have = (count > 0) & (positions >= start)
-    cnt = count[have].astype(np.float64)
-    mean_dev = total[have] / cnt
-    mean[have] = shift[have] + mean_dev
-    var[have] = np.maximum(total_sq[have] / cnt - mean_dev * mean_dev, 0.0)
-    return TrailingStats(count=count, mean=mean, var=var)
+    return clean, finite, count, shift
+
+
+def _moments(
+    shift: FloatArray, total: FloatArray, total_sq: FloatArray, count: IntArray
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and population variance from the sums of deviations from `shift` (count > 0)."""
+    cnt = count.astype(np.float64)
+    mean_dev = total / cnt
+    return shift + mean_dev, np.maximum(total_sq / cnt - mean_dev * mean_dev, 0.0)
 
 
 def window_sums(
@@ -57,13 +98,8 @@ def window_sums(
     total = np.zeros(m, dtype=np.float64)
     total_sq = np.zeros(m, dtype=np.float64)
     if m > 0 and m * 8 <= window:
-        # Few outputs (a daemon cycle): one row per output, summed by np.add.accumulate,
-        # which adds left to right exactly like the loop below: the same bits either way.
-        rows = np.lib.stride_tricks.sliding_window_view(padded_values[: m + window - 1], window)
-        seen = np.lib.stride_tricks.sliding_window_view(padded_finite[: m + window - 1], window)
-        dev_rows = (rows - shift[:, None]) * seen
-        total[:] = np.add.accumulate(dev_rows, axis=1)[:, -1]
-        total_sq[:] = np.add.accumulate(dev_rows * dev_rows, axis=1)[:, -1]
+        # Few outputs (a daemon cycle): one row per output, the same bits as the loop below.
+        total[:], total_sq[:] = _row_sums(padded_values, padded_finite, shift, window, np.arange(m))
     else:
         dev = np.empty(m, dtype=np.float64)
         for j in range(window):  # j = 0 is position t - window; fixed order for every t
@@ -74,6 +110,29 @@ def window_sums(
             total_sq += dev
     before = np.zeros(start)
     return np.concatenate([before, total]), np.concatenate([before, total_sq])
+
+
+def _row_sums(
+    padded_values: FloatArray,
+    padded_finite: FloatArray,
+    shift: FloatArray,
+    window: int,
+    rows_at: IntArray,
+) -> tuple[FloatArray, FloatArray]:
+    """`window_sums` for the outputs whose windows start at padded positions `rows_at`, one row
+    each summed by np.add.accumulate, which adds left to right exactly like the loop there: the
+    same bits either way. In batches, so a few thousand outputs never hold more than a few MiB."""
+    rows = np.lib.stride_tricks.sliding_window_view(padded_values, window)
+    seen = np.lib.stride_tricks.sliding_window_view(padded_finite, window)
+    total = np.empty(rows_at.size)
+    total_sq = np.empty(rows_at.size)
+    batch = max(1, ROW_BATCH_VALUES // window)
+    for first in range(0, rows_at.size, batch):
+        at = rows_at[first : first + batch]
+        dev_rows = (rows[at] - shift[first : first + batch, None]) * seen[at]
+        total[first : first + batch] = np.add.accumulate(dev_rows, axis=1)[:, -1]
+        total_sq[first : first + batch] = np.add.accumulate(dev_rows * dev_rows, axis=1)[:, -1]
+    return total, total_sq
 
 
 def recent_means(values: FloatArray, short: int, start: int) -> FloatArray:
@@ -106,3 +165,28 @@ def stats_before_recent(
     mean, var = np.full(n - start, np.nan), np.full(n - start, np.nan)
     mean[ok], var[ok] = stats.mean[anchor[ok]], stats.var[anchor[ok]]
     return mean, var
+
+
+def stats_before_recent_at(
+    values: FloatArray, window: int, short: int, positions: IntArray, min_history: int
+) -> tuple[FloatArray, FloatArray]:
+    """`stats_before_recent` at `positions` only (the same bits), O(window) per position."""
+    anchor = positions - short + 1
+    ok = anchor >= 0
+    stats = trailing_stats_at(values, window, anchor[ok])
+    enough = stats.count >= min_history
+    mean, var = np.full(positions.size, np.nan), np.full(positions.size, np.nan)
+    where = np.flatnonzero(ok)[enough]
+    mean[where], var[where] = stats.mean[enough], stats.var[enough]
+    return mean, var
+
+
+def history_counted(
+    values: FloatArray, window: int, short: int, start: int, min_history: int
+) -> np.ndarray:
+    """For t = start..: whether `stats_before_recent` has a mean and variance there (at least
+    `min_history` finite values in its history), in O(n)."""
+    anchor = np.arange(start, values.size) - short + 1
+    ok = anchor >= 0
+    ok[ok] &= trailing_counts(values, window)[anchor[ok]] >= min_history
+    return ok

@@ -122,6 +122,33 @@ def test_results_have_one_value_per_decided_point_in_range(part: type[DetectionP
         assert not anomalous[~np.isfinite(levels)].any()
 
 
+SCORER_PARTS = [p for p in PARTS if issubclass(p, Scorer)]
+
+
+@pytest.mark.parametrize("part", SCORER_PARTS, ids=part_id)
+@pytest.mark.parametrize("share", [0.0, 0.02, 0.5, 1.0])
+def test_scores_where_wanted_are_the_scores_and_nan_stays_nan(
+    part: type[DetectionPart], share: float
+) -> None:
+    scorer = small(part)
+    assert isinstance(scorer, Scorer)
+    errors, _ = smoothed_errors(400, seed=5, nan_share=0.1)
+    for start in (0, 90, 399):
+        wanted = np.random.default_rng(start).random(400 - start) < share
+        full = scorer.score(errors, start)
+        some = scorer.score_where(errors, start, wanted)
+        assert_array_equal(some[wanted], full[wanted])  # the same bits
+        assert_array_equal(np.isnan(some), np.isnan(full))
+        assert ((some[~np.isnan(some)] >= 0) & (some[~np.isnan(some)] <= 1)).all()
+    huge = errors * 1e160  # sums of squares would overflow: still the same NaN
+    wanted = np.zeros(400, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):
+        some, full = scorer.score_where(huge, 0, wanted), scorer.score(huge)
+    assert_array_equal(np.isnan(some), np.isnan(full))
+    with pytest.raises(ValueError, match="wanted must have 310 values"):
+        scorer.score_where(errors, 90, np.ones(3, dtype=bool))
+
+
 # The rules beside the forecast rule keep the same contract: the stuck rule on values, and
 # the whole Detector (forecast, extreme and stuck rules) with its declared context.
 STUCK_SMALL = StuckRule(min_run=4, factor=1.5, window=60, min_history=10)
