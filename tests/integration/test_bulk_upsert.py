@@ -143,3 +143,45 @@ def test_time_columns_of_every_kind_are_stored_as_the_same_instants(
     naive = {**block, "ts": [datetime(2024, 3, 1, 12, 0)] * 3}
     with pytest.raises(ValueError, match="naive datetime in ts"), transaction(sessions) as session:
         upsert_columns(session, Forecast.__table__, keys, [naive])
+
+
+def test_values_that_need_care_in_copy_text_come_back_exactly(
+    sessions: sessionmaker[Session],
+) -> None:
+    with transaction(sessions) as session:
+        series_id = _series(session)
+        postgres = session.get_bind().dialect.name == "postgresql"
+    floats = [0.1 + 0.2, 1e-300, 5e-324, -0.0, 123456789.123456789, 7]  # 7: an int, stored
+    if postgres:  # SQLite stores NaN as NULL; PostgreSQL keeps every special value
+        floats += [float("nan"), float("inf"), float("-inf")]
+    texts = ["tab\there", "line\nbreak", "back\\slash", r"\N", "", "crlf\r\n", "ünï"]
+    n = len(floats)
+    block = {
+        "pipeline": "p",
+        "series_id": series_id,
+        "ts": pd.date_range(T0, periods=n, freq="5min"),
+        "observed": floats,
+        "predicted": 1.0,
+        "residual": 4.0,
+        "threshold": 2.0,
+        "score": 0.5,
+        "severity": "low",
+        "direction": "high",
+        "model_version_id": None,
+        "run_id": None,
+        "detected_at": T0,
+        "rule": (texts * 2)[:n],
+        "signals": ([None, *texts] * 2)[:n],
+    }
+    with transaction(sessions) as session:
+        upsert_columns(session, Anomaly.__table__, ("pipeline", "series_id", "ts"), [block])
+    with transaction(sessions) as session:
+        stored = session.execute(
+            select(Anomaly.observed, Anomaly.residual, Anomaly.rule, Anomaly.signals).order_by(
+                Anomaly.ts
+            )
+        ).all()
+    got = [r.observed for r in stored]
+    assert np.array_equal(np.array(got), np.array(floats, dtype=float), equal_nan=True)
+    assert [r.rule for r in stored] == block["rule"]
+    assert [r.signals for r in stored] == block["signals"]
