@@ -31,9 +31,10 @@ class PipelineSettings(StrictModel):
     detection: DetectionSettings = DetectionSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     backfill_chunk: int = Field(
-        default=2000,
+        default=5000,
         ge=1,
-        description="Points per backfill transaction (rows and watermark commit together).",
+        description="Points per backfill transaction at most (rows and watermark commit "
+        "together; a chunk also ends at each retraining cut-off).",
     )
 
     @field_validator("name")
