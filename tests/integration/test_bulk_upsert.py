@@ -42,6 +42,26 @@ def _forecast(series_id: int, minute: int, predicted: float) -> dict[str, object
     }
 
 
+def _anomaly(series_id: int) -> dict[str, object]:
+    return {
+        "pipeline": "p",
+        "series_id": series_id,
+        "ts": T0,
+        "observed": 5.0,
+        "predicted": 1.0,
+        "residual": 4.0,
+        "threshold": 2.0,
+        "score": 0.5,
+        "severity": "low",
+        "direction": "high",
+        "model_version_id": None,
+        "run_id": None,
+        "detected_at": T0,
+        "rule": "forecast",
+        "signals": "forecast",
+    }
+
+
 def test_bulk_rows_meet_orm_rows_on_their_key(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
         series_id = _series(session)
@@ -69,23 +89,7 @@ def test_repeated_keys_keep_the_last_and_rollback_writes_nothing(
 ) -> None:
     with transaction(sessions) as session:
         series_id = _series(session)
-    anomaly = {
-        "pipeline": "p",
-        "series_id": series_id,
-        "ts": T0,
-        "observed": 5.0,
-        "predicted": 1.0,
-        "residual": 4.0,
-        "threshold": 2.0,
-        "score": 0.5,
-        "severity": "low",
-        "direction": "high",
-        "model_version_id": None,
-        "run_id": None,
-        "detected_at": T0,
-        "rule": "forecast",
-        "signals": "forecast",
-    }
+    anomaly = _anomaly(series_id)
     keys = ("pipeline", "series_id", "ts")
     with transaction(sessions) as session:
         upsert_rows(session, Anomaly.__table__, keys, [anomaly, {**anomaly, "score": 0.9}])
@@ -145,7 +149,7 @@ def test_time_columns_of_every_kind_are_stored_as_the_same_instants(
         upsert_columns(session, Forecast.__table__, keys, [naive])
 
 
-def test_values_that_need_care_in_copy_text_come_back_exactly(
+def test_values_that_need_care_in_a_copy_or_a_prepared_statement_come_back_exactly(
     sessions: sessionmaker[Session],
 ) -> None:
     with transaction(sessions) as session:
@@ -157,19 +161,9 @@ def test_values_that_need_care_in_copy_text_come_back_exactly(
     texts = ["tab\there", "line\nbreak", "back\\slash", r"\N", "", "crlf\r\n", "ünï"]
     n = len(floats)
     block = {
-        "pipeline": "p",
-        "series_id": series_id,
+        **_anomaly(series_id),
         "ts": pd.date_range(T0, periods=n, freq="5min"),
         "observed": floats,
-        "predicted": 1.0,
-        "residual": 4.0,
-        "threshold": 2.0,
-        "score": 0.5,
-        "severity": "low",
-        "direction": "high",
-        "model_version_id": None,
-        "run_id": None,
-        "detected_at": T0,
         "rule": (texts * 2)[:n],
         "signals": ([None, *texts] * 2)[:n],
     }

@@ -21,19 +21,14 @@ class Scorer(DetectionPart):
 
     def score(self, signal: npt.ArrayLike, start: int = 0) -> FloatArray:
         """Scores of positions start..len-1 (the array has that length)."""
-        values = as_1d(signal, "signal")
-        if not 0 <= start <= values.size:
-            raise ValueError(f"start must be in 0..{values.size}, got {start}")
-        return self._scores(values, start)
+        return self._scores(_signal(signal, start), start)
 
     def score_where(self, signal: npt.ArrayLike, start: int, wanted: npt.ArrayLike) -> FloatArray:
         """Scores of positions start..len-1 where `wanted` (a mask of that length), for a
         caller that reads a few of them (the forecast rule reads those its threshold flags).
         Elsewhere the score or, from a scorer that skips the work there, 0.0; NaN exactly
         where `score` is NaN either way, so which points can be scored is still known."""
-        values = as_1d(signal, "signal")
-        if not 0 <= start <= values.size:
-            raise ValueError(f"start must be in 0..{values.size}, got {start}")
+        values = _signal(signal, start)
         mask = np.asarray(wanted, dtype=bool)
         if mask.shape != (values.size - start,):
             raise ValueError(f"wanted must have {values.size - start} values, got {mask.shape}")
@@ -46,3 +41,11 @@ class Scorer(DetectionPart):
     @abstractmethod
     def _scores(self, values: FloatArray, start: int) -> FloatArray:
         """Scores of positions start..len-1 of the validated signal."""
+
+
+def _signal(signal: npt.ArrayLike, start: int) -> FloatArray:
+    """The signal as a 1-d float array, with `start` checked against its length."""
+    values = as_1d(signal, "signal")
+    if not 0 <= start <= values.size:
+        raise ValueError(f"start must be in 0..{values.size}, got {start}")
+    return values

@@ -13,7 +13,6 @@ from forecaster.detection.arrays import BoolArray, FloatArray
 from forecaster.detection.parts import PartSettings, check_history_fits_window
 from forecaster.detection.scores.base import Scorer
 from forecaster.detection.scores.trailing import (
-    history_counted,
     recent_means,
     stats_before_recent,
     stats_before_recent_at,
@@ -81,16 +80,11 @@ class LikelihoodScorer(Scorer):
         values, start = self._history_only(values, start)
         if not self._summable(values):
             return self._scores(values, start)
-        scores = np.where(
-            np.isfinite(values[start:])
-            & history_counted(values, self.window, self.short, start, self.min_history),
-            0.0,
-            np.nan,
-        )
         at = np.flatnonzero(wanted)
-        mean, var = stats_before_recent_at(
-            values, self.window, self.short, start + at, self.min_history
+        counted, mean, var = stats_before_recent_at(
+            values, self.window, self.short, start, at, self.min_history
         )
+        scores = np.where(np.isfinite(values[start:]) & counted, 0.0, np.nan)
         recent = recent_means(values, self.short, start)[at]
         scores[at] = _likelihood(values[start:][at], recent, mean, var)
         return scores

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.detection.arrays import FloatArray, IntArray
+from forecaster.detection.arrays import BoolArray, FloatArray, IntArray
 
 # Values per batch of window rows summed at once (8 bytes each).
 ROW_BATCH_VALUES = 250_000
@@ -33,28 +33,6 @@ def trailing_stats(values: FloatArray, window: int, start: int) -> TrailingStats
     have = (count > 0) & (np.arange(n) >= start)
     mean[have], var[have] = _moments(shift[have], total[have], total_sq[have], count[have])
     return TrailingStats(count=count, mean=mean, var=var)
-
-
-def trailing_stats_at(values: FloatArray, window: int, positions: IntArray) -> TrailingStats:
-    """`trailing_stats` at `positions` only (the same bits), for a caller that needs a few of
-    them: the work is O(window) per position asked for, not per position of the array."""
-    clean, finite, count, shift = _prepared(values, window)
-    count = count[positions]
-    have = count > 0
-    at = positions[have]
-    padded_values = np.concatenate([np.zeros(window), clean])
-    padded_finite = np.concatenate([np.zeros(window), finite.astype(np.float64)])
-    # Output t sums padded[t + j] for j = 0..window-1: positions t-window..t-1.
-    total, total_sq = _row_sums(padded_values, padded_finite, shift[at], window, at)
-    mean = np.full(positions.size, np.nan)
-    var = np.full(positions.size, np.nan)
-    mean[have], var[have] = _moments(shift[at], total, total_sq, count[have])
-    return TrailingStats(count=count, mean=mean, var=var)
-
-
-def trailing_counts(values: FloatArray, window: int) -> IntArray:
-    """`trailing_stats(...).count` alone: O(n) whatever the window."""
-    return _prepared(values, window)[2]
 
 
 def _prepared(
@@ -160,33 +138,34 @@ def stats_before_recent(
     n = values.size
     stats = trailing_stats(values, window, max(start - short + 1, 0))
     anchor = np.arange(start, n) - short + 1  # negative: no history at all
-    ok = anchor >= 0
-    ok[ok] &= stats.count[anchor[ok]] >= min_history
+    ok = _with_history(stats.count, anchor, min_history)
     mean, var = np.full(n - start, np.nan), np.full(n - start, np.nan)
     mean[ok], var[ok] = stats.mean[anchor[ok]], stats.var[anchor[ok]]
     return mean, var
 
 
 def stats_before_recent_at(
-    values: FloatArray, window: int, short: int, positions: IntArray, min_history: int
-) -> tuple[FloatArray, FloatArray]:
-    """`stats_before_recent` at `positions` only (the same bits), O(window) per position."""
-    anchor = positions - short + 1
-    ok = anchor >= 0
-    stats = trailing_stats_at(values, window, anchor[ok])
-    enough = stats.count >= min_history
-    mean, var = np.full(positions.size, np.nan), np.full(positions.size, np.nan)
-    where = np.flatnonzero(ok)[enough]
-    mean[where], var[where] = stats.mean[enough], stats.var[enough]
-    return mean, var
-
-
-def history_counted(
-    values: FloatArray, window: int, short: int, start: int, min_history: int
-) -> np.ndarray:
-    """For t = start..: whether `stats_before_recent` has a mean and variance there (at least
-    `min_history` finite values in its history), in O(n)."""
+    values: FloatArray, window: int, short: int, start: int, at: IntArray, min_history: int
+) -> tuple[BoolArray, FloatArray, FloatArray]:
+    """For t = start..: whether `stats_before_recent` has a mean and variance there; and those
+    at the offsets `at` (from start) only, the same bits. O(n), plus O(window) per offset."""
+    clean, finite, count, shift = _prepared(values, window)
     anchor = np.arange(start, values.size) - short + 1
+    ok = _with_history(count, anchor, min_history)
+    wanted = at[ok[at]]
+    rows = anchor[wanted]
+    padded_values = np.concatenate([np.zeros(window), clean])
+    padded_finite = np.concatenate([np.zeros(window), finite.astype(np.float64)])
+    # Output t sums padded[t + j] for j = 0..window-1: positions t-window..t-1.
+    total, total_sq = _row_sums(padded_values, padded_finite, shift[rows], window, rows)
+    mean, var = np.full(at.size, np.nan), np.full(at.size, np.nan)
+    where = np.flatnonzero(ok[at])
+    mean[where], var[where] = _moments(shift[rows], total, total_sq, count[rows])
+    return ok, mean, var
+
+
+def _with_history(count: IntArray, anchor: IntArray, min_history: int) -> BoolArray:
+    """Whether each anchor exists (>= 0) and its window holds `min_history` finite values."""
     ok = anchor >= 0
-    ok[ok] &= trailing_counts(values, window)[anchor[ok]] >= min_history
+    ok[ok] &= count[anchor[ok]] >= min_history
     return ok
